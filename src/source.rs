@@ -352,22 +352,10 @@ fn convert_value(v: &DeValue<'_>, at: Loc, file: usize) -> Result<Node, ConvErr>
     let val = match v {
         DeValue::String(s) => Val::Str(s.to_string()),
         DeValue::Integer(i) => {
-            let digits: String = i
-                .as_str()
-                .chars()
-                .filter(|c| *c != '_' && *c != '+')
-                .collect();
-            let (neg, digits) = match digits.strip_prefix('-') {
-                Some(d) => (true, d.to_string()),
-                None => (false, digits),
-            };
-            let digits = match i.radix() {
-                16 | 8 | 2 => digits.get(2..).unwrap_or("").to_string(),
-                _ => digits,
-            };
-            let n = i64::from_str_radix(&digits, i.radix())
+            // as_str() is from_str_radix-compatible: no prefix, no underscores.
+            let n = i64::from_str_radix(i.as_str(), i.radix())
                 .map_err(|_| (at, "integer out of range".to_string()))?;
-            Val::Int(if neg { -n } else { n })
+            Val::Int(n)
         }
         DeValue::Float(f) => Val::Float(f.as_str().replace('_', "").parse().unwrap_or(f64::NAN)),
         DeValue::Boolean(b) => Val::Bool(*b),
