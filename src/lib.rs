@@ -4,6 +4,9 @@
 //! `render` turns a `Config` into files (pure); `output` writes them atomically. The generator
 //! and the CLI are thin shells around `generate`.
 
+// Diagnostics travel in Err on cold paths only; boxing them would buy nothing.
+#![allow(clippy::result_large_err)]
+
 pub mod config;
 pub mod diag;
 pub mod escape;

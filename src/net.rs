@@ -196,6 +196,8 @@ pub fn parse_duration_secs(s: &str) -> Result<u64, String> {
 /// An http(s) URL, parsed strictly enough to render it safely.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Url {
+    /// Exactly as configured: rendering must not alter a value.
+    pub raw: String,
     pub scheme: String,
     pub userinfo: Option<String>,
     pub host: String,
@@ -255,9 +257,10 @@ impl Url {
             },
         };
         Ok(Url {
+            raw: s.to_string(),
             scheme,
             userinfo,
-            host: host.to_ascii_lowercase(),
+            host,
             port,
             path: path.to_string(),
         })
@@ -265,12 +268,17 @@ impl Url {
 
     /// The URL with any password replaced, for messages and logs.
     pub fn redacted(&self) -> String {
-        let mut u = self.clone();
-        if let Some(ui) = &u.userinfo {
+        let mut s = format!("{}://", self.scheme);
+        if let Some(ui) = &self.userinfo {
             let user = ui.split(':').next().unwrap_or("");
-            u.userinfo = Some(format!("{user}:****"));
+            s.push_str(&format!("{user}:****@"));
         }
-        u.to_string()
+        s.push_str(&self.host);
+        if let Some(p) = self.port {
+            s.push_str(&format!(":{p}"));
+        }
+        s.push_str(&self.path);
+        s
     }
 
     /// The host (without brackets) for NO_PROXY.
@@ -281,15 +289,7 @@ impl Url {
 
 impl fmt::Display for Url {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}://", self.scheme)?;
-        if let Some(u) = &self.userinfo {
-            write!(f, "{u}@")?;
-        }
-        write!(f, "{}", self.host)?;
-        if let Some(p) = self.port {
-            write!(f, ":{p}")?;
-        }
-        write!(f, "{}", self.path)
+        f.write_str(&self.raw)
     }
 }
 

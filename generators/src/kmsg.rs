@@ -44,7 +44,7 @@ impl Log {
                 None => false,
             };
             if !sent {
-                let _ = std::io::stderr().write_all(record[3..].as_bytes());
+                let _ = std::io::stderr().write_all(&record.as_bytes()[3..]);
             }
         }
     }
