@@ -35,7 +35,12 @@ pub enum Outcome {
 
 /// Reads /etc/fleetnode.toml and /etc/fleetnode.d/*.toml below `root` and validates them.
 pub fn load(root: &Path) -> Outcome {
-    let sources = match source::read_sources(root) {
+    load_with(root, None)
+}
+
+/// As `load`, with `main` (if given) read instead of /etc/fleetnode.toml.
+pub fn load_with(root: &Path, main: Option<&Path>) -> Outcome {
+    let sources = match source::read_sources(root, main) {
         Ok(s) => s,
         Err(d) => return Outcome::Invalid(d),
     };

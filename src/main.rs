@@ -1,1 +1,74 @@
-fn main() {}
+//! fleetnode: validate, preview and apply the node's configuration; set up the core user;
+//! check health. Exit status: 0 success, 1 a failed check, 2 a usage error.
+
+mod cli;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "fleetnode", version, about = "Run this host as an etcd + fleet cluster node, configured by /etc/fleetnode.toml")]
+struct Cli {
+    /// Read the configuration below this root instead of / (for fixture trees and images).
+    #[arg(long, global = true, env = "FLEETNODE_ROOT", default_value = "/", hide_env_values = true)]
+    root: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate /etc/fleetnode.toml and /etc/fleetnode.d/*.toml (exit 1 on errors).
+    Check {
+        /// Check this file instead of /etc/fleetnode.toml (the drop-ins are still read).
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+    },
+    /// Show or write every file the generator would write (byte-identical to its output).
+    Render {
+        /// Render this file instead of /etc/fleetnode.toml (the drop-ins are still read).
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+        /// Write the files into this (new or empty) directory instead of printing them.
+        #[arg(long, value_name = "DIR")]
+        output: Option<PathBuf>,
+    },
+    /// Resolve the node's address from a network interface and write an environment file
+    /// (run by the generated units' ExecStartPre= when node.interface is set).
+    Address {
+        /// The interface to read the address from.
+        #[arg(long)]
+        interface: String,
+        /// The environment file to write.
+        #[arg(long, value_name = "FILE")]
+        output: PathBuf,
+        /// How long to wait for the interface to get an address.
+        #[arg(long, default_value = "30s")]
+        timeout: String,
+        /// NAME=VALUE lines to write, with {ip} and {urlhost} (IPv6 in brackets) replaced.
+        #[arg(value_name = "NAME=TEMPLATE", required = true)]
+        templates: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Check { config, format } => cli::check::run(&cli.root, config.as_deref(), format),
+        Command::Render { config, output } => cli::render::run(&cli.root, config.as_deref(), output.as_deref()),
+        Command::Address { interface, output, timeout, templates } => {
+            cli::address::run(&interface, &output, &timeout, &templates)
+        }
+    };
+    ExitCode::from(code)
+}

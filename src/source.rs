@@ -93,10 +93,19 @@ pub type Table = BTreeMap<String, Node>;
 ///
 /// Returns the sources (possibly empty: an unconfigured node) or the diagnostics of files that
 /// could not be read. A drop-in directory that does not exist is not an error.
-pub fn read_sources(root: &Path) -> Result<Sources, Vec<Diagnostic>> {
+///
+/// `main` replaces /etc/fleetnode.toml (`fleetnode check --config FILE`); it must exist.
+pub fn read_sources(root: &Path, main: Option<&Path>) -> Result<Sources, Vec<Diagnostic>> {
     let mut sources = Sources::default();
     let mut errors = Vec::new();
-    match read_file(root, MAIN_CONFIG) {
+    let first = match main {
+        Some(p) => match read_path(p, &p.to_string_lossy()) {
+            Ok(None) => Err(Diagnostic::new(p.to_string_lossy(), "", "does not exist").with_hint("check the path given to --config")),
+            other => other,
+        },
+        None => read_file(root, MAIN_CONFIG),
+    };
+    match first {
         Ok(Some(f)) => sources.files.push(f),
         Ok(None) => {}
         Err(d) => errors.push(d),
@@ -177,13 +186,17 @@ fn list_dropins(root: &Path) -> Result<Vec<String>, Diagnostic> {
 
 /// Reads one file; Ok(None) if it does not exist.
 fn read_file(root: &Path, name: &str) -> Result<Option<SourceFile>, Diagnostic> {
-    let path = host_path(root, name);
+    read_path(&host_path(root, name), name)
+}
+
+/// Reads the file at `path`, known to the operator as `name`; Ok(None) if it does not exist.
+fn read_path(path: &Path, name: &str) -> Result<Option<SourceFile>, Diagnostic> {
     let err = |msg: String, hint: &str| Diagnostic::new(name, "", msg).with_hint(hint);
-    let file = match fs::File::open(&path) {
+    let file = match fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             // A dangling symlink is an error, a missing file is not.
-            return match fs::symlink_metadata(&path) {
+            return match fs::symlink_metadata(path) {
                 Ok(_) => Err(err(
                     format!("cannot open: {e}"),
                     "the symlink points nowhere; fix or remove it",

@@ -1,0 +1,48 @@
+# fleetnode: `make demo` and `make test` are the two commands of the README.
+CARGO ?= cargo
+RELEASE_DIR := target/release
+
+.PHONY: all build test demo deps lint test-unit test-verify test-generator-deps clean
+
+all: build
+
+build:
+	$(CARGO) build --release -p fleetnode-generator
+	$(CARGO) build --release -p fleetnode --bin fleetnode
+
+deps:
+	bash scripts/deps.sh
+
+# The whole suite. Each part installs what it needs (idempotently) first.
+test: deps lint test-unit test-verify test-generator-deps
+	@echo "== all tests passed"
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# Unit, property, validation and golden tests (cargo test runs them all).
+test-unit:
+	$(CARGO) test --workspace
+
+test-verify:
+	$(CARGO) build -p fleetnode-generator
+	bash tests/units/verify.sh
+
+test-generator-deps:
+	bash scripts/check-generator-deps.sh
+
+# Until the real-cluster demo exists: render the shipped example and print the units.
+demo: deps
+	$(CARGO) build -q -p fleetnode --bin fleetnode
+	@echo "== etc/examples/static-member.toml"; cat etc/examples/static-member.toml; echo
+	target/debug/fleetnode check --config etc/examples/static-member.toml --root /nonexistent
+	target/debug/fleetnode render --config etc/examples/static-member.toml --root /nonexistent
+
+clean:
+	$(CARGO) clean
+	rm -rf dist results
+
+# Packaging (rpm, repo, sources, test-rpm) and the booted-cluster tests.
+-include rpm/rpm.mk
+-include tests/cluster/cluster.mk
