@@ -9,10 +9,20 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(name = "fleetnode", version, about = "Run this host as an etcd + fleet cluster node, configured by /etc/fleetnode.toml")]
+#[command(
+    name = "fleetnode",
+    version,
+    about = "Run this host as an etcd + fleet cluster node, configured by /etc/fleetnode.toml"
+)]
 struct Cli {
     /// Read the configuration below this root instead of / (for fixture trees and images).
-    #[arg(long, global = true, env = "FLEETNODE_ROOT", default_value = "/", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "FLEETNODE_ROOT",
+        default_value = "/",
+        hide_env_values = true
+    )]
     root: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -65,10 +75,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Check { config, format } => cli::check::run(&cli.root, config.as_deref(), format),
-        Command::Render { config, output } => cli::render::run(&cli.root, config.as_deref(), output.as_deref()),
-        Command::Address { interface, output, timeout, templates } => {
-            cli::address::run(&interface, &output, &timeout, &templates)
+        Command::Render { config, output } => {
+            cli::render::run(&cli.root, config.as_deref(), output.as_deref())
         }
+        Command::Address {
+            interface,
+            output,
+            timeout,
+            templates,
+        } => cli::address::run(&interface, &output, &timeout, &templates),
     };
     ExitCode::from(code)
 }

@@ -100,7 +100,8 @@ pub fn read_sources(root: &Path, main: Option<&Path>) -> Result<Sources, Vec<Dia
     let mut errors = Vec::new();
     let first = match main {
         Some(p) => match read_path(p, &p.to_string_lossy()) {
-            Ok(None) => Err(Diagnostic::new(p.to_string_lossy(), "", "does not exist").with_hint("check the path given to --config")),
+            Ok(None) => Err(Diagnostic::new(p.to_string_lossy(), "", "does not exist")
+                .with_hint("check the path given to --config")),
             other => other,
         },
         None => read_file(root, MAIN_CONFIG),

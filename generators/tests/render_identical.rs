@@ -16,7 +16,11 @@ fn cli() -> PathBuf {
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .status()
         .expect("cargo runs");
-    assert!(status.success() && cli.exists(), "cannot build {}", cli.display());
+    assert!(
+        status.success() && cli.exists(),
+        "cannot build {}",
+        cli.display()
+    );
     cli
 }
 
@@ -34,7 +38,14 @@ fn tree(dir: &Path) -> Vec<(String, String)> {
                 walk(base, &p, out);
             } else {
                 let bytes = fs::read(&p).unwrap();
-                out.push((rel, format!("{:o} {}", m.permissions().mode() & 0o7777, String::from_utf8_lossy(&bytes))));
+                out.push((
+                    rel,
+                    format!(
+                        "{:o} {}",
+                        m.permissions().mode() & 0o7777,
+                        String::from_utf8_lossy(&bytes)
+                    ),
+                ));
             }
         }
     }
@@ -47,9 +58,13 @@ fn tree(dir: &Path) -> Vec<(String, String)> {
 fn render_matches_the_generator_byte_for_byte() {
     let cli = cli();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/golden");
-    let mut cases: Vec<PathBuf> = fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut cases: Vec<PathBuf> = fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     cases.sort();
-    let work = std::env::temp_dir().join(format!("fleetnode-render-identical-{}", std::process::id()));
+    let work =
+        std::env::temp_dir().join(format!("fleetnode-render-identical-{}", std::process::id()));
     for case in cases {
         let _ = fs::remove_dir_all(&work);
         let out = work.join("out");
@@ -63,14 +78,38 @@ fn render_matches_the_generator_byte_for_byte() {
         assert!(gen.status.success());
         let from_generator = tree(&out);
         fs::remove_dir_all(&out).unwrap();
-        let render = Command::new(&cli).arg("render").arg("--root").arg(&case).arg("--output").arg(&out).output().unwrap();
+        let render = Command::new(&cli)
+            .arg("render")
+            .arg("--root")
+            .arg(&case)
+            .arg("--output")
+            .arg(&out)
+            .output()
+            .unwrap();
         let from_render = tree(&out);
         assert_eq!(from_generator, from_render, "{}", case.display());
 
-        let invalid = from_generator.iter().any(|(p, _)| p == "fleetnode-config.service");
-        assert_eq!(render.status.code(), Some(if invalid { 1 } else { 0 }), "render exit status for {}", case.display());
-        let check = Command::new(&cli).arg("check").arg("--root").arg(&case).output().unwrap();
-        assert_eq!(check.status.code(), Some(if invalid { 1 } else { 0 }), "check exit status for {}", case.display());
+        let invalid = from_generator
+            .iter()
+            .any(|(p, _)| p == "fleetnode-config.service");
+        assert_eq!(
+            render.status.code(),
+            Some(if invalid { 1 } else { 0 }),
+            "render exit status for {}",
+            case.display()
+        );
+        let check = Command::new(&cli)
+            .arg("check")
+            .arg("--root")
+            .arg(&case)
+            .output()
+            .unwrap();
+        assert_eq!(
+            check.status.code(),
+            Some(if invalid { 1 } else { 0 }),
+            "check exit status for {}",
+            case.display()
+        );
         if invalid {
             // Every diagnostic the generator logged is shown by check, with its position.
             let log = String::from_utf8_lossy(&gen.stderr);
@@ -78,7 +117,10 @@ fn render_matches_the_generator_byte_for_byte() {
             for line in log.lines().filter(|l| l.contains(": error: ")) {
                 let diag = line.split_once("]: ").unwrap().1;
                 let (pos, _) = diag.split_once(": error: ").unwrap();
-                assert!(shown.contains(&format!("--> {pos}")), "check does not show {pos}:\n{shown}");
+                assert!(
+                    shown.contains(&format!("--> {pos}")),
+                    "check does not show {pos}:\n{shown}"
+                );
             }
         }
     }

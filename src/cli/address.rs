@@ -28,7 +28,11 @@ pub fn run(interface: &str, output: &Path, timeout: &str, templates: &[String]) 
     let mut vars = Vec::new();
     for t in templates {
         match t.split_once('=') {
-            Some((k, v)) if !k.is_empty() && k.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') => {
+            Some((k, v))
+                if !k.is_empty()
+                    && k.chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') =>
+            {
                 vars.push((k, v))
             }
             _ => {
@@ -53,7 +57,11 @@ pub fn run(interface: &str, output: &Path, timeout: &str, templates: &[String]) 
     };
     let mut text = format!("# Written by `fleetnode address` from interface {interface}\n");
     for (k, v) in vars {
-        text.push_str(&env_file_line(k, &v.replace("{ip}", &ip.to_string()).replace("{urlhost}", &urlhost)));
+        text.push_str(&env_file_line(
+            k,
+            &v.replace("{ip}", &ip.to_string())
+                .replace("{urlhost}", &urlhost),
+        ));
     }
     match write_atomic(output, &text) {
         Ok(()) => {
@@ -106,7 +114,12 @@ fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
         fs::create_dir_all(parent)?;
     }
     let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    let mut f = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o644).open(&tmp)?;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o644)
+        .open(&tmp)?;
     f.write_all(text.as_bytes())?;
     drop(f);
     fs::rename(&tmp, path)

@@ -14,7 +14,10 @@ pub fn run(root: &Path, config: Option<&Path>, format: Format) -> u8 {
     let outcome = load_with(root, config);
     match format {
         Format::Human => print_human(&outcome),
-        Format::Json => println!("{}", serde_json::to_string_pretty(&to_json(&outcome)).unwrap_or_default()),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&to_json(&outcome)).unwrap_or_default()
+        ),
     }
     match outcome {
         Outcome::Invalid(_) => FAILED,
@@ -38,7 +41,10 @@ fn print_human(outcome: &Outcome) {
                 eprintln!("{d}");
             }
             let n = diags.iter().filter(|d| d.is_error()).count();
-            eprintln!("{n} error{}: no etcd or fleet units would be generated", if n == 1 { "" } else { "s" });
+            eprintln!(
+                "{n} error{}: no etcd or fleet units would be generated",
+                if n == 1 { "" } else { "s" }
+            );
         }
     }
 }
@@ -51,7 +57,11 @@ pub fn summary(c: &Config) -> String {
         Bootstrap::DiscoverySrv(d) => format!("DNS SRV discovery in {d}"),
         Bootstrap::None => format!("etcd client of {}", c.endpoints.join(", ")),
     };
-    let fleet = if c.fleet_enabled { "fleet enabled" } else { "fleet disabled" };
+    let fleet = if c.fleet_enabled {
+        "fleet enabled"
+    } else {
+        "fleet disabled"
+    };
     format!("node {}: {boot}; {fleet}", c.name)
 }
 

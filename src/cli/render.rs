@@ -42,7 +42,10 @@ pub fn run(root: &Path, config: Option<&Path>, out: Option<&Path>) -> u8 {
     if out.is_some() {
         if let Ok(mut entries) = fs::read_dir(&dir) {
             if entries.next().is_some() {
-                eprintln!("error: {} is not empty; render into a new or empty directory", dir.display());
+                eprintln!(
+                    "error: {} is not empty; render into a new or empty directory",
+                    dir.display()
+                );
                 return USAGE;
             }
         }
@@ -54,8 +57,13 @@ pub fn run(root: &Path, config: Option<&Path>, out: Option<&Path>) -> u8 {
     } else {
         for f in &files {
             match &f.content {
-                Content::File { text, mode } => println!("==> {GENERATOR_DIR}/{} (mode {mode:04o}) <==\n{text}", f.path),
-                Content::Symlink { target } => println!("==> {GENERATOR_DIR}/{} -> {target} <==\n", f.path),
+                Content::File { text, mode } => println!(
+                    "==> {GENERATOR_DIR}/{} (mode {mode:04o}) <==\n{text}",
+                    f.path
+                ),
+                Content::Symlink { target } => {
+                    println!("==> {GENERATOR_DIR}/{} -> {target} <==\n", f.path)
+                }
             }
         }
     }
