@@ -6,7 +6,7 @@ mod cli;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
 #[command(
@@ -69,10 +69,62 @@ enum Command {
         #[arg(value_name = "NAME=TEMPLATE", required = true)]
         templates: Vec<String>,
     },
+    /// Check, reload systemd, and restart only the units whose generated files changed.
+    Apply {
+        /// Show what would change and be restarted, without doing it.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Create or update the core user and its SSH keys, and exchange keys through etcd.
+    Core {
+        /// Only the key exchange through etcd and known_hosts (the user must exist).
+        #[arg(long)]
+        sync: bool,
+    },
+    /// Run the health checks (exit 1 if one fails).
+    Health {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// Also retry the key exchange of `fleetnode core --sync` (the health timer does).
+        #[arg(long)]
+        sync_keys: bool,
+    },
+    /// Show this node's configuration, units, etcd members and fleet machines.
+    Status,
+    /// Discovery service helpers.
+    Discovery {
+        #[command(subcommand)]
+        command: DiscoveryCommand,
+    },
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages (fleetnode.8 and one per command) into a directory.
+    #[command(hide = true)]
+    Man {
+        #[arg(long, value_name = "DIR")]
+        output: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum DiscoveryCommand {
+    /// Create a new discovery token URL for a cluster of SIZE members.
+    New {
+        #[arg(long, default_value_t = 3)]
+        size: u32,
+        /// The discovery service (e.g. a private etcd-discovery).
+        #[arg(long, default_value = "https://discovery.etcd.io")]
+        server: String,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    cli::logging::init();
     let code = match cli.command {
         Command::Check { config, format } => cli::check::run(&cli.root, config.as_deref(), format),
         Command::Render { config, output } => {
@@ -84,6 +136,23 @@ fn main() -> ExitCode {
             timeout,
             templates,
         } => cli::address::run(&interface, &output, &timeout, &templates),
+        Command::Apply { dry_run } => cli::apply::run(&cli.root, dry_run),
+        Command::Core { sync } => cli::core::run(&cli.root, sync),
+        Command::Health { json, sync_keys } => cli::health::run(&cli.root, json, sync_keys),
+        Command::Status => cli::status::run(&cli.root),
+        Command::Discovery {
+            command: DiscoveryCommand::New { size, server },
+        } => cli::discovery::new(&cli.root, &server, size),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "fleetnode",
+                &mut std::io::stdout(),
+            );
+            cli::OK
+        }
+        Command::Man { output } => cli::man::write(Cli::command(), &output),
     };
     ExitCode::from(code)
 }
