@@ -2,7 +2,7 @@
 CARGO ?= cargo
 RELEASE_DIR := target/release
 
-.PHONY: all build test demo deps lint test-unit test-verify test-generator-deps clean
+.PHONY: all build test demo deps lint test-unit test-verify test-generator-deps test-cli clean
 
 all: build
 
@@ -14,7 +14,7 @@ deps:
 	bash scripts/deps.sh
 
 # The whole suite. Each part installs what it needs (idempotently) first.
-test: deps lint test-unit test-verify test-generator-deps
+test: deps lint test-unit test-verify test-generator-deps test-cli
 	@echo "== all tests passed"
 
 lint:
@@ -31,6 +31,11 @@ test-verify:
 
 test-generator-deps:
 	bash scripts/check-generator-deps.sh
+
+# The CLI against a real etcd and discovery service on loopback.
+test-cli:
+	$(CARGO) build -p fleetnode --bin fleetnode
+	bash tests/cli/run.sh
 
 # Until the real-cluster demo exists: render the shipped example and print the units.
 demo: deps
