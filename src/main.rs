@@ -91,7 +91,11 @@ enum Command {
         sync_keys: bool,
     },
     /// Show this node's configuration, units, etcd members and fleet machines.
-    Status,
+    Status {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Discovery service helpers.
     Discovery {
         #[command(subcommand)]
@@ -102,7 +106,7 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Write man pages (fleetnode.8 and one per command) into a directory.
+    /// Write man pages (fleetnode.1 and one per command) into a directory.
     #[command(hide = true)]
     Man {
         #[arg(long, value_name = "DIR")]
@@ -117,8 +121,12 @@ enum DiscoveryCommand {
         #[arg(long, default_value_t = 3)]
         size: u32,
         /// The discovery service (e.g. a private etcd-discovery).
-        #[arg(long, default_value = "https://discovery.etcd.io")]
-        server: String,
+        #[arg(
+            long,
+            visible_alias = "server",
+            default_value = "https://discovery.etcd.io"
+        )]
+        endpoint: String,
     },
 }
 
@@ -139,10 +147,10 @@ fn main() -> ExitCode {
         Command::Apply { dry_run } => cli::apply::run(&cli.root, dry_run),
         Command::Core { sync } => cli::core::run(&cli.root, sync),
         Command::Health { json, sync_keys } => cli::health::run(&cli.root, json, sync_keys),
-        Command::Status => cli::status::run(&cli.root),
+        Command::Status { json } => cli::status::run(&cli.root, json),
         Command::Discovery {
-            command: DiscoveryCommand::New { size, server },
-        } => cli::discovery::new(&cli.root, &server, size),
+            command: DiscoveryCommand::New { size, endpoint },
+        } => cli::discovery::new(&cli.root, &endpoint, size),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -42,6 +42,37 @@ pub struct LeaderInfo {
     pub leader: String,
 }
 
+/// /v2/stats/leader on the leader: each follower's latency and counts.
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct LeaderStats {
+    #[serde(default)]
+    pub followers: std::collections::BTreeMap<String, FollowerStats>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct FollowerStats {
+    #[serde(default)]
+    pub latency: Latency,
+    #[serde(default)]
+    pub counts: Counts,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct Latency {
+    #[serde(default)]
+    pub current: f64,
+    #[serde(default)]
+    pub average: f64,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct Counts {
+    #[serde(default)]
+    pub fail: u64,
+    #[serde(default)]
+    pub success: u64,
+}
+
 #[derive(Debug, Deserialize)]
 struct KeyResponse {
     node: Option<KeyNode>,
@@ -140,6 +171,10 @@ impl Etcd {
 
     pub fn self_stats(&self, base: &str) -> Result<SelfStats> {
         self.get_json(base, "/v2/stats/self")
+    }
+
+    pub fn leader_stats(&self, base: &str) -> Result<LeaderStats> {
+        self.get_json(base, "/v2/stats/leader")
     }
 
     /// Sets a key (v2 API); `ttl` in seconds.

@@ -26,20 +26,71 @@ struct Page {
     next_page_token: Option<String>,
 }
 
-/// Every machine fleet knows, following pagination (bounded).
+/// The state of one unit on one machine (/fleet/v1/state).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct UnitState {
+    pub name: String,
+    #[serde(rename = "machineID", default)]
+    pub machine_id: String,
+    #[serde(rename = "systemdActiveState", default)]
+    pub active: String,
+    #[serde(rename = "systemdSubState", default)]
+    pub sub: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct StatePage {
+    #[serde(default)]
+    states: Vec<UnitState>,
+    #[serde(rename = "nextPageToken", default)]
+    next_page_token: Option<String>,
+}
+
+trait Paged {
+    type Item;
+    fn split(self) -> (Vec<Self::Item>, Option<String>);
+}
+impl Paged for Page {
+    type Item = Machine;
+    fn split(self) -> (Vec<Machine>, Option<String>) {
+        (self.machines, self.next_page_token)
+    }
+}
+impl Paged for StatePage {
+    type Item = UnitState;
+    fn split(self) -> (Vec<UnitState>, Option<String>) {
+        (self.states, self.next_page_token)
+    }
+}
+
+/// Every machine fleet knows.
 pub fn machines(socket: &str) -> Result<Vec<Machine>, String> {
+    collect::<Page>(socket, "/fleet/v1/machines")
+}
+
+/// Every unit's state and the machine it runs on.
+pub fn states(socket: &str) -> Result<Vec<UnitState>, String> {
+    collect::<StatePage>(socket, "/fleet/v1/state")
+}
+
+/// All pages of a listing (bounded).
+fn collect<P: Paged + for<'de> Deserialize<'de>>(
+    socket: &str,
+    base: &str,
+) -> Result<Vec<P::Item>, String> {
     let mut all = Vec::new();
     let mut token: Option<String> = None;
     for _ in 0..100 {
         let path = match &token {
-            Some(t) => format!("/fleet/v1/machines?nextPageToken={t}"),
-            None => "/fleet/v1/machines".to_string(),
+            Some(t) => format!("{base}?nextPageToken={t}"),
+            None => base.to_string(),
         };
         let body = get(socket, &path)?;
-        let page: Page = serde_json::from_str(&body)
+        let page: P = serde_json::from_str(&body)
             .map_err(|e| format!("fleet API {path}: unexpected reply: {e}"))?;
-        all.extend(page.machines);
-        match page.next_page_token {
+        let (items, next) = page.split();
+        all.extend(items);
+        match next {
             Some(t)
                 if !t.is_empty()
                     && t.chars()

@@ -20,7 +20,7 @@ pub enum Status {
 }
 
 impl Status {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Status::Ok => "ok",
             Status::Warn => "warn",
@@ -52,6 +52,32 @@ fn timed(name: &'static str, f: impl FnOnce() -> Outcome2) -> Check {
 
 pub fn run(root: &std::path::Path, json_out: bool, sync_keys: bool) -> u8 {
     let checks = checks(root, sync_keys);
+    for c in &checks {
+        let (name, status, detail, ms) = (c.name, c.status.as_str(), c.detail.as_str(), c.millis);
+        match c.status {
+            Status::Fail => tracing::error!(
+                check = name,
+                status,
+                detail,
+                duration_ms = ms,
+                "health check {name}: {status}"
+            ),
+            Status::Warn => tracing::warn!(
+                check = name,
+                status,
+                detail,
+                duration_ms = ms,
+                "health check {name}: {status}"
+            ),
+            _ => tracing::info!(
+                check = name,
+                status,
+                detail,
+                duration_ms = ms,
+                "health check {name}: {status}"
+            ),
+        }
+    }
     if json_out {
         let v: Vec<_> = checks
             .iter()

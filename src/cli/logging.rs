@@ -1,6 +1,5 @@
 //! Diagnostics logging: to the journal (structured) when run by systemd, else to stderr.
-//! Level from FLEETNODE_LOG (e.g. `debug`); the default shows warnings only, since every
-//! command already prints what it did.
+//! Level from FLEETNODE_LOG (e.g. `debug`).
 
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::EnvFilter;

@@ -9,16 +9,16 @@ pub fn write(cmd: clap::Command, dir: &Path) -> u8 {
         std::fs::create_dir_all(dir)?;
         let mut buf = Vec::new();
         clap_mangen::Man::new(cmd.clone())
-            .section("8")
+            .section("1")
             .render(&mut buf)?;
-        std::fs::write(dir.join("fleetnode.8"), buf)?;
+        std::fs::write(dir.join("fleetnode.1"), buf)?;
         for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
             let name = format!("fleetnode-{}", sub.get_name());
             let mut buf = Vec::new();
             clap_mangen::Man::new(sub.clone().name(name.clone()))
-                .section("8")
+                .section("1")
                 .render(&mut buf)?;
-            std::fs::write(dir.join(format!("{name}.8")), buf)?;
+            std::fs::write(dir.join(format!("{name}.1")), buf)?;
         }
         Ok(())
     })();

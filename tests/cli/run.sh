@@ -72,7 +72,7 @@ if command -v discovery.etcd.io >/dev/null; then
   discovery.etcd.io --addr "127.0.0.1:$DP" --etcd "http://127.0.0.1:$CP" --host "http://127.0.0.1:$DP" >"$work/disc.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$DP/" && break; sleep 0.2; done
-  if url=$("$BIN" discovery new --size 3 --server "http://127.0.0.1:$DP" --root "$work/none" 2>"$work/disc.err"); then
+  if url=$("$BIN" discovery new --size 3 --endpoint "http://127.0.0.1:$DP" --root "$work/none" 2>"$work/disc.err"); then
     size=$(curl -sf "$url/_config/size" | python3 -c 'import json,sys; print(json.load(sys.stdin)["node"]["value"])' || true)
     [ "$size" = 3 ] && pass "discovery new: $url registered with size 3" || bad "discovery token $url has size '$size'"
   else
@@ -90,7 +90,10 @@ rc=0; "$BIN" health --json --root "$work/healthy" >"$work/h3.json" || rc=$?
 # 5. The CLI contract: usage errors exit 2; completions and man pages exist.
 rc=0; "$BIN" check --format yaml >/dev/null 2>&1 || rc=$?
 [ $rc -eq 2 ] && pass "usage error exits 2" || bad "usage error exit $rc"
-"$BIN" completions bash | grep -q "fleetnode" && pass "bash completion" || bad "bash completion"
-"$BIN" man --output "$work/man" && grep -q '^.TH fleetnode 8' "$work/man/fleetnode.8" && [ -s "$work/man/fleetnode-health.8" ] \
+for sh in bash zsh fish; do
+  "$BIN" completions $sh >"$work/completion.$sh" && grep -q "fleetnode" "$work/completion.$sh" && pass "$sh completion" || bad "$sh completion"
+done
+bash -n "$work/completion.bash" && pass "bash completion parses" || bad "bash completion does not parse"
+"$BIN" man --output "$work/man" && grep -q '^.TH fleetnode 1' "$work/man/fleetnode.1" && [ -s "$work/man/fleetnode-health.1" ] \
   && pass "man pages: $(ls "$work/man" | tr '\n' ' ')" || bad "man pages"
 exit $fail
