@@ -18,7 +18,7 @@ apt_install() {   # apt_install PKG... : installs the packages that are not inst
 # systemd-analyze (unit verification), diff (golden diffs), pkg-config (systemd's unit dir).
 apt_install systemd diffutils pkg-config ca-certificates
 # The CLI tests: a real etcd (v3.4, --enable-v2) and a real discovery service, on loopback.
-apt_install etcd-server etcd-client etcd-discovery curl python3 openssh-client
+apt_install etcd-server etcd-client etcd-discovery tinyproxy curl python3 openssh-client man-db
 
 command -v cargo >/dev/null || { echo "cargo is missing: install Rust with rustup (https://rustup.rs)"; exit 1; }
 if command -v rustup >/dev/null; then

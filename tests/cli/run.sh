@@ -78,6 +78,20 @@ if command -v discovery.etcd.io >/dev/null; then
   else
     bad "discovery new failed: $(cat "$work/disc.err")"
   fi
+  # The same through the node's [proxy]: a real tinyproxy must see the request.
+  XP=$(port)
+  printf 'Port %s\nListen 127.0.0.1\nAllow 127.0.0.1\nLogFile "%s"\nLogLevel Info\nTimeout 10\n' "$XP" "$work/proxy.log" >"$work/tinyproxy.conf"
+  tinyproxy -d -c "$work/tinyproxy.conf" >/dev/null 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$XP") 2>/dev/null && break; sleep 0.2; done
+  mkroot proxied 'solo = "127.0.0.1"'
+  printf '[proxy]\nhttp = "http://127.0.0.1:%s"\n' "$XP" >>"$work/proxied/etc/fleetnode.toml"
+  if url=$("$BIN" discovery new --size 5 --endpoint "http://127.0.0.1:$DP" --root "$work/proxied" 2>"$work/disc2.err"); then
+    grep -q "GET http://127.0.0.1:$DP/new?size=5" "$work/proxy.log" \
+      && pass "discovery new went through the configured proxy ($url)" || bad "the proxy did not see the request: $(cat "$work/proxy.log")"
+  else
+    bad "discovery new through the proxy failed: $(cat "$work/disc2.err")"
+  fi
 else
   bad "discovery.etcd.io is missing (apt-get install etcd-discovery)"
 fi
@@ -96,4 +110,9 @@ done
 bash -n "$work/completion.bash" && pass "bash completion parses" || bad "bash completion does not parse"
 "$BIN" man --output "$work/man" && grep -q '^.TH fleetnode 1' "$work/man/fleetnode.1" && [ -s "$work/man/fleetnode-health.1" ] \
   && pass "man pages: $(ls "$work/man" | tr '\n' ' ')" || bad "man pages"
+# 6. The handwritten man pages render without warnings.
+for m in man/*.[0-9]; do
+  w=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l "$m" 2>&1 >/dev/null)
+  [ -z "$w" ] && pass "man -l $m: no warnings" || bad "man -l $m: $w"
+done
 exit $fail
