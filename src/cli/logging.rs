@@ -12,7 +12,11 @@ pub fn init() {
     if under_systemd {
         if let Ok(journald) = tracing_journald::layer() {
             let _ = registry
-                .with(journald.with_syslog_identifier("fleetnode".into()))
+                .with(
+                    journald
+                        .with_syslog_identifier("fleetnode".into())
+                        .with_field_prefix(None),
+                )
                 .try_init();
             return;
         }
