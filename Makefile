@@ -2,7 +2,7 @@
 CARGO ?= cargo
 RELEASE_DIR := target/release
 
-.PHONY: all build test demo deps lint test-unit test-verify test-generator-deps test-cli clean
+.PHONY: all build test demo deps lint test-unit test-verify test-generator-deps test-cli bench clean
 
 all: build
 
@@ -43,6 +43,11 @@ demo: deps
 	@echo "== etc/examples/static-member.toml"; cat etc/examples/static-member.toml; echo
 	target/debug/fleetnode check --config etc/examples/static-member.toml --root /nonexistent
 	target/debug/fleetnode render --config etc/examples/static-member.toml --root /nonexistent
+
+# Benchmarks: writes BENCHMARKS.md (see benches/bench.py). BENCH_RUNS=N to change run counts.
+bench: deps
+	bash scripts/bench-deps.sh
+	python3 benches/bench.py
 
 clean:
 	$(CARGO) clean
