@@ -51,7 +51,13 @@ pub fn load_with(root: &Path, main: Option<&Path>) -> Outcome {
     if tree.is_empty() {
         return Outcome::Unconfigured;
     }
-    let hostname = static_hostname(root);
+    // Read the host name only when it is needed (no node.name): it is one more file at boot.
+    let has_name = matches!(tree.get("node").map(|n| &n.val), Some(source::Val::Table(t)) if t.contains_key("name"));
+    let hostname = if has_name {
+        None
+    } else {
+        static_hostname(root)
+    };
     let v = config::validate(&tree, &sources, hostname.as_deref());
     match v.config {
         Some(c) => Outcome::Valid {

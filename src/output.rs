@@ -12,8 +12,10 @@ use crate::render::{Content, OutFile};
 /// again (best effort), so a half-written set never stays behind.
 pub fn write_files(dir: &Path, files: &[OutFile]) -> io::Result<()> {
     let mut written: Vec<PathBuf> = Vec::new();
+    // Subdirectories made so far: one mkdir per directory, not per file.
+    let mut made: Vec<PathBuf> = Vec::new();
     for f in files {
-        match write_one(dir, f) {
+        match write_one(dir, f, &mut made) {
             Ok(p) => written.push(p),
             Err(e) => {
                 for p in written.iter().rev() {
@@ -29,7 +31,7 @@ pub fn write_files(dir: &Path, files: &[OutFile]) -> io::Result<()> {
     Ok(())
 }
 
-fn write_one(dir: &Path, f: &OutFile) -> io::Result<PathBuf> {
+fn write_one(dir: &Path, f: &OutFile, made: &mut Vec<PathBuf>) -> io::Result<PathBuf> {
     let rel = Path::new(&f.path);
     // Rendered paths are relative and plain; refuse anything else rather than escape `dir`.
     if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
@@ -40,29 +42,47 @@ fn write_one(dir: &Path, f: &OutFile) -> io::Result<PathBuf> {
     }
     let path = dir.join(rel);
     let parent = path.parent().unwrap_or(dir);
-    if parent != dir {
+    if parent != dir && !made.iter().any(|m| m == parent) {
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o755)
             .create(parent)?;
+        made.push(parent.to_path_buf());
     }
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = parent.join(format!(".#{name}.{}", std::process::id()));
-    let _ = fs::remove_file(&tmp);
     match &f.content {
         Content::File { text, mode } => {
-            let mut file = fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(*mode)
-                .open(&tmp)?;
+            let open = || {
+                fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(*mode)
+                    .open(&tmp)
+            };
+            // A leftover from a crashed run with the same pid: remove it and try once more.
+            let mut file = match open() {
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    fs::remove_file(&tmp)?;
+                    open()?
+                }
+                other => other?,
+            };
             let res = file.write_all(text.as_bytes());
             if let Err(e) = res {
                 let _ = fs::remove_file(&tmp);
                 return Err(e);
             }
         }
-        Content::Symlink { target } => symlink(target, &tmp)?,
+        Content::Symlink { target } => {
+            if let Err(e) = symlink(target, &tmp) {
+                if e.kind() != io::ErrorKind::AlreadyExists {
+                    return Err(e);
+                }
+                fs::remove_file(&tmp)?;
+                symlink(target, &tmp)?;
+            }
+        }
     }
     if let Err(e) = fs::rename(&tmp, &path) {
         let _ = fs::remove_file(&tmp);
