@@ -14,7 +14,7 @@ deps:
 	bash scripts/deps.sh
 
 # The whole suite. Each part installs what it needs (idempotently) first.
-test: deps lint test-unit test-verify test-generator-deps test-cli
+test: deps lint test-unit test-verify test-generator-deps test-cli test-foreman
 	@echo "== all tests passed"
 
 lint:
@@ -56,3 +56,4 @@ clean:
 # Packaging (rpm, repo, sources, test-rpm) and the booted-cluster tests.
 -include rpm/rpm.mk
 -include tests/cluster/cluster.mk
+include tests/foreman/foreman.mk
