@@ -14,7 +14,7 @@ deps:
 	bash scripts/deps.sh
 
 # The whole suite. Each part installs what it needs (idempotently) first.
-test: deps lint test-unit test-verify test-generator-deps test-cli test-foreman
+test: deps lint test-unit test-verify test-generator-deps test-cli test-foreman test-rpm
 	@echo "== all tests passed"
 
 lint:
