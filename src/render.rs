@@ -355,15 +355,10 @@ fn render_fleet(cfg: &Config, addr: &AddressUrls, files: &mut Vec<OutFile>) {
     let (order, servers) = match cfg.role {
         Role::Member => {
             let cs = cfg.client_scheme();
-            let mut servers = vec![format!("{cs}://127.0.0.1:{}", cfg.client_port)];
-            if let Bootstrap::Static(peers) = &cfg.bootstrap {
-                servers.extend(
-                    peers
-                        .iter()
-                        .filter(|(n, _)| *n != cfg.name)
-                        .map(|(_, a)| format!("{cs}://{}:{}", url_host(a), cfg.client_port)),
-                );
-            }
+            // Only the local member: fleet's etcd client sends its registration
+            // (create-if-absent) to the first endpoint of a shuffled list and never fails
+            // over, so a listed peer that is down can keep fleetd from registering forever.
+            let servers = vec![format!("{cs}://127.0.0.1:{}", cfg.client_port)];
             ("After=etcd.service\nWants=etcd.service", servers)
         }
         Role::Client => (

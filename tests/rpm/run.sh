@@ -75,6 +75,8 @@ for deb in "$deb_dir"/etcd-server_*.deb "$deb_dir"/etcd-client_*.deb; do dpkg-de
 cp -p "$T/debx/usr/bin/etcd" "$T/debx/usr/bin/etcdctl" "$T/in/etcd-v$etcd_version-linux-amd64/"
 printf '# etcd %s (test tarball assembled from Debian binaries)\n' "$etcd_version" \
     >"$T/in/etcd-v$etcd_version-linux-amd64/README.md"
+# Upstream tarballs carry LICENSE (Apache-2.0 for etcd and fleet alike); so do ours.
+cp "$REPO/LICENSE" "$T/in/etcd-v$etcd_version-linux-amd64/LICENSE"
 export ETCD_TARBALL="$T/in/etcd-v$etcd_version-linux-amd64.tar.gz"
 tar -C "$T/in" -czf "$ETCD_TARBALL" "etcd-v$etcd_version-linux-amd64"
 
@@ -93,6 +95,7 @@ else
         cp /usr/bin/false "$f/$b"
         chmod 0755 "$f/$b"
     done
+    cp "$REPO/LICENSE" "$f/LICENSE"
     export FLEET_TARBALL="$T/in/fleet-v1.0.0-linux-amd64.tar.gz"
     tar -C "$T/in" -czf "$FLEET_TARBALL" "fleet-v1.0.0-linux-amd64"
 fi
@@ -293,6 +296,8 @@ check "/etc/fleetnode.toml is fully commented (no active line)" \
     bash -c "! grep -Ev '^[[:space:]]*(#|\$)' '$R/etc/fleetnode.toml'"
 check "rpm marks /etc/fleetnode.toml as %config(noreplace)" \
     bash -c "rpm --root '$R' --dbpath /var/lib/rpm -q --qf '[%{FILEFLAGS:fflags} %{FILENAMES}\n]' fleetnode | grep -Eq '^cn +/etc/fleetnode.toml\$'"
+check "etcd ships its LICENSE as %license" \
+    bash -c "rpm --root '$R' --dbpath /var/lib/rpm -qL etcd | grep -q '/usr/share/licenses/etcd.*/LICENSE\$'"
 check "LICENSE shipped as %license" \
     bash -c "rpm --root '$R' --dbpath /var/lib/rpm -qL fleetnode | grep -q '/usr/share/licenses/fleetnode.*/LICENSE\$'"
 if [ -d "$REPO/etc/examples" ]; then

@@ -1,0 +1,65 @@
+# shellcheck shell=bash disable=SC2317 # helpers called through wait_for/check
+# Scenario 3: an invalid config on one of three nodes. That node shows fleetnode-config.service
+# failed with the diagnostic (file:line:col) and runs no etcd or fleet; the other two keep quorum.
+scenario_03_invalid_config() {
+    local good=(fn-node1 fn-node2) bad=fn-node3 n
+    for n in "${good[@]}"; do make_static_member "$n"; done
+    # A typo an admin makes: "adress". The generator must name file, line and column.
+    make_node "$bad" "$(node_ip "$bad")" "$(member_toml "$bad" "$(node_ip "$bad")" "$FN_STATIC_PEERS" |
+        sed 's/^address = /adress = /')"
+    boot_all "${good[@]}" "$bad" || return
+
+    local out
+    _cfg_failed() { [ "$(in_node "$bad" systemctl is-failed fleetnode-config.service)" = failed ]; }
+    if wait_for 30 _cfg_failed; then
+        pass "$bad: fleetnode-config.service failed"
+    else
+        fail "$bad: fleetnode-config.service is $(in_node "$bad" systemctl is-failed fleetnode-config.service 2>&1), want failed"
+    fi
+    out=$(in_node "$bad" systemctl status --no-pager -n 20 fleetnode-config.service 2>&1)
+    echo "$out" | sed 's/^/    /'
+    if grep -qE '/etc/fleetnode\.toml:[0-9]+:[0-9]+: error: .*adress' <<<"$out"; then
+        pass "$bad: systemctl status fleetnode-config shows the diagnostic: $(grep -oE '/etc/fleetnode\.toml:[0-9]+:[0-9]+: error: [^(]*' <<<"$out" | head -1)"
+    else
+        fail "$bad: no '/etc/fleetnode.toml:LINE:COL: error: ...adress...' in systemctl status fleetnode-config"
+    fi
+    out=$(in_node "$bad" systemctl --failed --no-legend --plain 2>&1 | awk '{print $1}' | grep -v '^systemd-' | paste -sd ' ')
+    check "$bad: systemctl --failed lists exactly fleetnode-config.service (got: $out)" \
+        test "$out" = fleetnode-config.service
+    local procs
+    procs=$(in_node "$bad" pgrep -l -x 'etcd|fleetd' 2>/dev/null | paste -sd ' ')
+    check "$bad: runs no etcd or fleetd (processes: ${procs:-none})" test -z "$procs"
+    local active
+    active=$(in_node "$bad" systemctl list-units --no-legend --plain --state=active 'etcd*' 'fleet.*' 2>/dev/null | awk '{print $1}' | paste -sd ' ')
+    check "$bad: no active etcd/fleet units (got: ${active:-none})" test -z "$active"
+
+    # Quorum: all 3 members are in the (static) member list, 2 answer as healthy.
+    local health
+    _two_healthy() { health=$(etcdctl3 fn-node1 endpoint health --cluster 2>&1); [ "$(grep -c 'is healthy' <<<"$health")" = 2 ]; }
+    if wait_for 60 _two_healthy; then
+        pass "etcdctl endpoint health --cluster: 2 of 3 members healthy ($(grep -oE '[0-9.]+:2379 is healthy' <<<"$health" | cut -d: -f1 | paste -sd ' '))"
+    else
+        fail "etcdctl endpoint health --cluster: want fn-node1, fn-node2 healthy: $(echo "$health" | paste -sd ';')"
+        debug_node fn-node1
+    fi
+    local v=quorum-$RANDOM
+    _put() { etcdctl3 fn-node1 put fn/quorum "$v" >/dev/null; }
+    if wait_for 30 _put && [ "$(etcdctl3 fn-node2 get --print-value-only fn/quorum 2>/dev/null)" = "$v" ]; then
+        pass "quorum: put on fn-node1, same value read on fn-node2"
+    else
+        fail "quorum: put fn/quorum on fn-node1 / get on fn-node2 failed"
+    fi
+    if fleet_available; then
+        if wait_for 60 _fleet_count_eq fn-node1 2; then
+            pass "fleetctl list-machines on fn-node1: 2 machines (fn-node1, fn-node2)"
+        else
+            fail "fleetctl list-machines on fn-node1: $(fleet_machines fn-node1 | grep -c .) machines, want 2"
+            for n in "${good[@]}"; do
+                in_node "$n" journalctl -u fleet.service --no-pager -o cat -n 3 2>&1 | sed "s/^/    $n: /"
+            done
+        fi
+    else
+        skip "fleetctl list-machines: $(fleet_skip_reason)"
+    fi
+    check_failed_empty "${good[@]}"
+}
