@@ -78,6 +78,17 @@ pub struct Proxy {
     pub no_proxy: Vec<String>,
 }
 
+impl Proxy {
+    /// The proxy for a URL of this scheme: the matching one, else the other.
+    pub fn for_scheme(&self, scheme: &str) -> Option<&Url> {
+        if scheme == "https" {
+            self.https.as_ref().or(self.http.as_ref())
+        } else {
+            self.http.as_ref().or(self.https.as_ref())
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub name: String,

@@ -278,15 +278,8 @@ fn render_etcd(cfg: &Config, addr: &AddressUrls, out_dir: &str, files: &mut Vec<
             let mut env = String::from(HEADER);
             env.push_str("# The etcd discovery URL (a secret) and the proxy used to reach it.\n");
             env.push_str(&env_file_line("ETCD_DISCOVERY", &url.to_string()));
-            if let Some(p) = &cfg.proxy {
-                let proxy = if url.scheme == "https" {
-                    p.https.as_ref().or(p.http.as_ref())
-                } else {
-                    p.http.as_ref().or(p.https.as_ref())
-                };
-                if let Some(p) = proxy {
-                    env.push_str(&env_file_line("ETCD_DISCOVERY_PROXY", &p.to_string()));
-                }
+            if let Some(p) = cfg.proxy.as_ref().and_then(|p| p.for_scheme(&url.scheme)) {
+                env.push_str(&env_file_line("ETCD_DISCOVERY_PROXY", &p.to_string()));
             }
             files.push(OutFile::secret(ETCD_SECRETS, env));
             fill(

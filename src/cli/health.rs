@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::etcd::{Etcd, Member};
 use super::systemd::Systemd;
-use super::{core, fleet, FAILED, OK};
+use super::{core, discovery, fleet, FAILED, OK};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -163,6 +163,12 @@ pub fn checks(root: &std::path::Path, sync_keys: bool) -> Vec<Check> {
             ),
         }
     }));
+    // A discovery bootstrap that goes nowhere: say whether the service, the proxy or a full
+    // cluster is the reason.
+    let etcd_down = out.last().is_some_and(|c| c.status == Status::Fail);
+    if let (true, Bootstrap::Discovery(url)) = (etcd_down, &cfg.bootstrap) {
+        out.push(timed("etcd-discovery", || discovery::inspect(&cfg, url)));
+    }
     let mut members: Option<Vec<Member>> = None;
     out.push(timed("etcd-members", || match etcd.members() {
         Ok(m) => {

@@ -92,6 +92,24 @@ if command -v discovery.etcd.io >/dev/null; then
   else
     bad "discovery new through the proxy failed: $(cat "$work/disc2.err")"
   fi
+
+  # A node bootstrapping by discovery while etcd is not up: health says why.
+  full=$("$BIN" discovery new --size 1 --endpoint "http://127.0.0.1:$DP" --root "$work/none" 2>/dev/null)
+  curl -sf -X PUT "$full/8e9e05c52164694d" -d value="other=http://10.9.9.9:2380" >/dev/null
+  DEAD=$(port)
+  mkdisc() {  # mkdisc NAME TOKEN [PROXYPORT]
+    mkdir -p "$work/$1/etc"
+    printf '[node]\nname = "solo"\naddress = "127.0.0.1"\n[etcd]\ndiscovery = "%s"\nclient_port = %s\n[fleet]\nenabled = false\n' "$2" "$DEAD" >"$work/$1/etc/fleetnode.toml"
+    [ -z "${3:-}" ] || printf '[proxy]\nhttp = "http://127.0.0.1:%s"\n' "$3" >>"$work/$1/etc/fleetnode.toml"
+  }
+  mkdisc full "$full"
+  rc=0; "$BIN" health --json --root "$work/full" >"$work/h4.json" || rc=$?
+  [ "$(status_of "$work/h4.json" etcd-discovery)" = fail ] && detail_of "$work/h4.json" etcd-discovery | grep -q "discovery cluster is full: 1 of 1" \
+    && pass "a full discovery cluster is named: $(detail_of "$work/h4.json" etcd-discovery | cut -c1-90)..." || bad "full discovery: $(detail_of "$work/h4.json" etcd-discovery)"
+  mkdisc noproxy "$url" "$DEAD"
+  rc=0; "$BIN" health --json --root "$work/noproxy" >"$work/h5.json" || rc=$?
+  [ "$(status_of "$work/h5.json" etcd-discovery)" = fail ] && detail_of "$work/h5.json" etcd-discovery | grep -q "through proxy http://127.0.0.1:$DEAD" \
+    && [ $rc -eq 1 ] && pass "proxy down during discovery: $(detail_of "$work/h5.json" etcd-discovery | cut -c1-110)..." || bad "proxy down: $(detail_of "$work/h5.json" etcd-discovery)"
 else
   bad "discovery.etcd.io is missing (apt-get install etcd-discovery)"
 fi
