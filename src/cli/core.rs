@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use fleetnode::config::{Address, Config};
-use fleetnode::{load, Outcome};
 use nix::unistd::{Gid, Group, Uid, User};
 use serde_json::json;
 
@@ -42,19 +41,9 @@ pub struct Report {
 }
 
 pub fn run(root: &Path, sync_only: bool) -> u8 {
-    let cfg = match load(root) {
-        Outcome::Valid { config, .. } => config,
-        Outcome::Unconfigured => {
-            println!("not configured: nothing to do");
-            return OK;
-        }
-        Outcome::Invalid(d) => {
-            for d in &d {
-                eprintln!("{d}");
-            }
-            eprintln!("invalid configuration: run `fleetnode check`");
-            return FAILED;
-        }
+    let cfg = match super::valid_config(root) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
     let mut report = Report::default();
     match setup(&cfg, sync_only, &mut report) {

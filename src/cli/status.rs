@@ -4,25 +4,15 @@
 
 use std::path::Path;
 
-use fleetnode::{load, Outcome};
 use serde_json::{json, Value};
 
 use super::etcd::Etcd;
-use super::{check, fleet, health, FAILED, OK};
+use super::{check, fleet, health, OK};
 
 pub fn run(root: &Path, as_json: bool) -> u8 {
-    let cfg = match load(root) {
-        Outcome::Valid { config, .. } => config,
-        Outcome::Unconfigured => {
-            println!("not configured: this host runs no etcd or fleet (edit /etc/fleetnode.toml)");
-            return OK;
-        }
-        Outcome::Invalid(d) => {
-            for d in &d {
-                eprintln!("{d}");
-            }
-            return FAILED;
-        }
+    let cfg = match super::valid_config(root) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
     let checks: Vec<Value> = health::checks(root, false)
         .iter()

@@ -49,8 +49,10 @@ FN_SUBNET=${FN_SUBNET:-10.231.7}  # /24; nodes get .11, .12, ...; the bridge get
 FN_SCENARIO=${FN_SCENARIO:-adhoc}
 
 # Packages of the node rootfs; the cache key is a hash of this list and of the setup below.
+# rpm: scenario 07 upgrades fleetnode with the node's own `rpm -U` (scriptlets run for real);
+# time: /usr/bin/time -f %M for the bench.
 FN_PACKAGES=(systemd systemd-sysv dbus iproute2 openssh-server curl ca-certificates
-    procps less)
+    procps less rpm time)
 FN_ROOTFS_SETUP_VERSION=1
 
 FN_NODES=()          # nodes made in this run, in order
@@ -97,13 +99,9 @@ fleet_available() {
         [ -n "$(fleet_bin_dir)" ]
     fi
 }
-fleet_skip_reason() {
-    if [ "$FN_PAYLOAD" = rpm ]; then
-        echo "no fleet RPM in $FN_RPM_DIR (build it with FLEET_TARBALL=... make rpm)"
-    else
-        echo "neither FLEET_TARBALL nor FLEET_BIN_DIR is set"
-    fi
-}
+fleet_skip_reason() { echo "fleet not available: set FLEET_TARBALL"; }
+# skip_fleet STEP: the SKIP line of a fleet step when the nodes have no fleet.
+skip_fleet() { skip "$1 ($(fleet_skip_reason))"; }
 
 # ---------------------------------------------------------------------------- rootfs
 # Removes a tree we made, unmounting anything left mounted below it first (a failed
@@ -441,7 +439,10 @@ role = "member"
 peers = { $peerlist }
 cluster_token = "fn-test"
 EOF
-    if [ -n "$meta" ]; then
+    # Without fleet binaries the nodes run etcd only: no fleet unit may exist.
+    if ! fleet_available; then
+        printf '\n[fleet]\nenabled = false\n'
+    elif [ -n "$meta" ]; then
         printf '\n[fleet]\nmetadata = { %s }\n' "$meta"
     fi
 }
@@ -493,4 +494,37 @@ run_scenario() {
 fn_install_traps() {
     trap 'FN_INTERRUPTED=1; echo "interrupted: tearing down" >&2; teardown; exit 130' INT TERM
     trap 'teardown' EXIT
+}
+
+# kill_node NAME: abrupt node loss: SIGKILL to the node's PID 1 (from the parent PID namespace
+# that kills the whole container), then waits (bounded) for its systemd-nspawn to exit.
+kill_node() {
+    local name=$1 np=${FN_PID[$1]:-} pid i
+    [ -n "$np" ] || return 1
+    pid=$(node_pid1 "$name") || return 1
+    kill -KILL "$pid"
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$np" 2>/dev/null || break
+        sleep 0.2
+    done
+    if kill -0 "$np" 2>/dev/null; then
+        kill -KILL "$np" 2>/dev/null
+        sleep 1
+    fi
+    wait "$np" 2>/dev/null
+    unset "FN_PID[$name]"
+    rm -f "$FN_STATE/$name.pid"
+    ! kill -0 "$np" 2>/dev/null
+}
+
+# health_json NODE: `fleetnode health --json` inside NODE; sets HEALTH_RC, HEALTH_OUT and
+# HEALTH_SUMMARY ("name=status ...").
+health_json() {
+    HEALTH_RC=0
+    HEALTH_OUT=$(in_node "$1" fleetnode health --json 2>/dev/null) || HEALTH_RC=$?
+    HEALTH_SUMMARY=$(python3 -c 'import json,sys; print(" ".join(c["name"]+"="+c["status"] for c in json.load(sys.stdin)["checks"]))' <<<"$HEALTH_OUT" 2>/dev/null)
+}
+# health_detail NAME: the detail of check NAME in HEALTH_OUT.
+health_detail() {
+    python3 -c 'import json,sys; print([c["detail"] for c in json.load(sys.stdin)["checks"] if c["name"]==sys.argv[1]][0])' "$1" <<<"$HEALTH_OUT" 2>/dev/null
 }

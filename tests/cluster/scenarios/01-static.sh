@@ -6,7 +6,10 @@ scenario_01_static() {
     boot_all "${nodes[@]}" || return
     check_etcd_cluster fn-node1 3 "${nodes[@]}"
     check_fleet_machines fn-node1 3 "${nodes[@]}"
+    check_no_fleet_units "${nodes[@]}"
     check_fleet_hello fn-node1 "${nodes[@]}"
+    check_fleet_remote "${nodes[@]}"
+    check_health_cli "${nodes[@]}"
     check_health_unit "${nodes[@]}"
     check_failed_empty "${nodes[@]}"
 }

@@ -59,7 +59,44 @@ scenario_03_invalid_config() {
             done
         fi
     else
-        skip "fleetctl list-machines: $(fleet_skip_reason)"
+        skip_fleet "fleetctl list-machines"
     fi
     check_failed_empty "${good[@]}"
+
+    # The admin fixes the typo and runs `fleetnode apply` (no reboot): the generator runs again
+    # (daemon-reload), etcd (and fleet) start, the node joins, the failed unit is gone.
+    local fixed t0=$SECONDS rc=0
+    fixed=$(member_toml "$bad" "$(node_ip "$bad")" "$FN_STATIC_PEERS" "$(node_meta "$bad")")
+    printf '%s\n' "$fixed" >"$(node_root "$bad")/etc/fleetnode.toml"
+    check "$bad: fleetnode check accepts the fixed /etc/fleetnode.toml" in_node "$bad" fleetnode check
+    out=$(FN_CMD_TIMEOUT=120 in_node "$bad" fleetnode apply 2>&1) || rc=$?
+    echo "$out" | sed "s/^/    $bad# fleetnode apply: /"
+    check "$bad: fleetnode apply exits 0 ($rc)" test "$rc" = 0
+    if wait_etcd_members fn-node1 3 90; then
+        pass "$bad joined after fleetnode apply: 3 started members after $((SECONDS - t0))s"
+    else
+        fail "$bad did not join after fleetnode apply: $(started_members fn-node1) started members"
+        debug_node "$bad"
+    fi
+    _three_healthy() { health=$(etcdctl3 fn-node1 endpoint health --cluster 2>&1); [ "$(grep -c 'is healthy' <<<"$health")" = 3 ]; }
+    if wait_for 60 _three_healthy; then
+        pass "etcdctl endpoint health --cluster: 3 of 3 members healthy"
+    else
+        fail "etcdctl endpoint health --cluster after the fix: $(echo "$health" | paste -sd ';')"
+    fi
+    local got
+    _get3() { got=$(etcdctl3 "$bad" get --print-value-only fn/quorum 2>/dev/null) && [ "$got" = "$v" ]; }
+    check "$bad: reads fn/quorum=$v written while it was out" wait_for 30 _get3
+    out=$(in_node "$bad" systemctl --failed --no-legend --plain 2>&1 | awk '{print $1}' | paste -sd ' ')
+    check "$bad: fleetnode-config.service gone from systemctl --failed (got: ${out:-nothing})" \
+        eval '[[ " $out " != *" fleetnode-config.service "* ]]'
+    if fleet_available; then
+        check_fleet_machines fn-node1 3 "${good[@]}" "$bad"
+    else
+        skip_fleet "fleetctl list-machines after the fix"
+    fi
+    _bad_healthy() { health_json "$bad" && [ "$HEALTH_RC" = 0 ]; }
+    wait_for 60 _bad_healthy
+    check "$bad: fleetnode health exits 0 after the fix ($HEALTH_SUMMARY)" test "$HEALTH_RC" = 0
+    check_failed_empty "$bad"
 }

@@ -87,7 +87,7 @@ check_etcd_cluster() {
 # MEMBER with its address, machine-id and metadata.
 check_fleet_machines() {
     local n=$1 want=$2; shift 2
-    if ! fleet_available; then skip "fleetctl list-machines: $(fleet_skip_reason)"; return; fi
+    if ! fleet_available; then skip_fleet "fleetctl list-machines"; return; fi
     if ! wait_for 90 _fleet_count_eq "$n" "$want"; then
         fail "fleetctl list-machines on $n: $(fleet_machines "$n" | grep -c .) machines, want $want"
         fleet_machines "$n" | sed 's/^/    /'
@@ -107,10 +107,11 @@ check_fleet_machines() {
     [ $ok = 0 ] || pass "fleetctl list-machines --full on $n: $want machines with their ids, addresses, metadata"
 }
 
+FN_HELLO_HOST=""
 # check_fleet_hello NODE NODES...: fleetctl start of a Hello World unit; it runs on one node.
 check_fleet_hello() {
     local n=$1; shift
-    if ! fleet_available; then skip "fleetctl start hello.service: $(fleet_skip_reason)"; return; fi
+    if ! fleet_available; then skip_fleet "fleetctl start hello.service"; return; fi
     cat >"$(node_root "$n")/root/hello.service" <<'UNIT'
 [Unit]
 Description=Hello World (fleetnode cluster test)
@@ -132,6 +133,7 @@ UNIT
     fi
     ip=$(grep -oE "$FN_SUBNET\.[0-9]+" <<<"$line" | head -1)
     host=fn-node${ip##*.1}
+    FN_HELLO_HOST=$host
     _hello_logged() { in_node "$host" journalctl -u hello.service --no-pager -o cat | grep -q 'Hello World'; }
     if wait_for 30 _hello_logged; then
         pass "fleetctl start hello.service: running on $host ($ip) after $((SECONDS - t0))s, journal shows Hello World"
@@ -155,5 +157,101 @@ check_health_unit() {
             fail "$n: fleetnode-health.service failed"
             in_node "$n" journalctl -u fleetnode-health.service -b --no-pager -o cat -n 12 2>&1 | sed 's/^/    /' >&2
         fi
+    done
+}
+
+# check_health_cli NODE...: `fleetnode health` exits 0 (bounded wait: a fresh cluster converges)
+# and `fleetnode health --json` says healthy, with every check named and none failed.
+check_health_cli() {
+    local n out rc healthy summary
+    for n in "$@"; do
+        _health_ok() { in_node "$n" fleetnode health >/dev/null 2>&1; }
+        wait_for 60 _health_ok
+        rc=0
+        out=$(in_node "$n" fleetnode health 2>&1) || rc=$?
+        if [ $rc = 0 ]; then
+            pass "$n: fleetnode health exits 0"
+        else
+            fail "$n: fleetnode health exits $rc"
+            echo "$out" | sed 's/^/    /' >&2
+        fi
+        rc=0
+        out=$(in_node "$n" fleetnode health --json 2>/dev/null) || rc=$?
+        healthy=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["healthy"])' <<<"$out" 2>/dev/null)
+        summary=$(python3 -c 'import json,sys; print(" ".join(c["name"]+"="+c["status"] for c in json.load(sys.stdin)["checks"]))' <<<"$out" 2>/dev/null)
+        if [ $rc = 0 ] && [ "$healthy" = True ] && [[ " $summary " != *=fail* ]] && [[ " $summary " == *" etcd-quorum=ok "* ]]; then
+            pass "$n: fleetnode health --json: healthy ($summary)"
+        else
+            fail "$n: fleetnode health --json: exit $rc, healthy=${healthy:-?} ($summary)"
+            echo "$out" | sed 's/^/    /' >&2
+        fi
+    done
+}
+
+# sync_core_keys NODE...: `fleetnode core --sync` on every node, twice: the first pass
+# publishes each node's keys, the second authorizes/learns the ones published after it ran.
+sync_core_keys() {
+    local n pass_ ok=1
+    for pass_ in 1 2; do
+        for n in "$@"; do
+            in_node "$n" fleetnode core --sync >"$FN_RESULTS/$FN_SCENARIO/$n.core-sync-$pass_.log" 2>&1 || ok=0
+        done
+    done
+    [ $ok = 1 ]
+}
+
+# check_fleet_remote NODES...: `fleetctl status` and `fleetctl journal` of hello.service from a
+# node that does NOT run it, as the core user with an ssh-agent holding ~core/.ssh/id_ecdsa,
+# strict host key checking, stdin closed (a prompt would read EOF and fail).
+check_fleet_remote() {
+    if ! fleet_available; then skip_fleet "fleetctl status/journal from another node as core"; return; fi
+    if [ -z "$FN_HELLO_HOST" ]; then fail "fleetctl status/journal: hello.service is not running"; return; fi
+    local n other=""
+    if sync_core_keys "$@"; then
+        pass "fleetnode core --sync on ${*} (twice)"
+    else
+        fail "fleetnode core --sync failed on some node (logs: $FN_RESULTS/$FN_SCENARIO/*.core-sync-*.log)"
+    fi
+    for n in "$@"; do [ "$n" = "$FN_HELLO_HOST" ] || { other=$n; break; }; done
+    local kh
+    kh=$(in_node "$other" cat /home/core/.fleetctl/known_hosts 2>/dev/null | awk '{print $1}' | paste -sd ' ')
+    check "$other: ~core/.fleetctl/known_hosts lists $FN_HELLO_HOST's address ($kh)" \
+        eval '[[ " $kh " == *" $(node_ip "$FN_HELLO_HOST") "* ]]'
+    local script out rc
+    # shellcheck disable=SC2016 # expanded by the core user's shell
+    script='eval "$(ssh-agent -s)" >/dev/null || exit 97
+trap "ssh-agent -k >/dev/null" EXIT
+ssh-add -q ~/.ssh/id_ecdsa || exit 98
+echo "== status"
+fleetctl --strict-host-key-checking=true status hello.service || exit 1
+echo "== journal"
+fleetctl --strict-host-key-checking=true journal --lines 5 hello.service || exit 2'
+    rc=0
+    out=$(FN_CMD_TIMEOUT=60 in_node "$other" runuser -l core -c "$script" </dev/null 2>&1) || rc=$?
+    echo "$out" | sed "s/^/    $other\$ /"
+    local status journal
+    status=$(sed -n '/^== status/,/^== journal/p' <<<"$out")
+    journal=$(sed -n '/^== journal/,$p' <<<"$out")
+    if [ $rc != 1 ] && [ $rc != 97 ] && [ $rc != 98 ] && grep -q 'Active: active (running)' <<<"$status" &&
+        grep -q 'hello.service' <<<"$status" && ! grep -qi 'are you sure\|yes/no' <<<"$out"; then
+        pass "fleetctl status hello.service from $other (runs on $FN_HELLO_HOST) as core, strict host key checking, no prompt"
+    else
+        fail "fleetctl status hello.service from $other (runs on $FN_HELLO_HOST) as core: exit $rc"
+    fi
+    if [ $rc = 0 ] && [ "$(grep -c 'Hello World' <<<"$journal")" -ge 1 ]; then
+        pass "fleetctl journal hello.service from $other: $(grep -c 'Hello World' <<<"$journal") Hello World lines"
+    else
+        fail "fleetctl journal hello.service from $other: exit $rc, no Hello World"
+    fi
+}
+
+# check_no_fleet_units NODE...: without fleet the nodes are configured `[fleet] enabled =
+# false`: the generator must write no fleet unit at all.
+check_no_fleet_units() {
+    fleet_available && return 0
+    local n gen
+    for n in "$@"; do
+        gen=$(in_node "$n" sh -c 'ls /run/systemd/generator; systemctl list-unit-files --no-legend "fleet*" | cut -d" " -f1' 2>/dev/null | grep -E '^fleet\.(service|socket)$' | paste -sd ' ')
+        check "$n: [fleet] enabled = false: no fleet unit generated (${gen:-none})" test -z "$gen"
     done
 }
