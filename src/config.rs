@@ -187,9 +187,24 @@ pub fn validate(tree: &Table, sources: &Sources, hostname: Option<&str>) -> Vali
     let mut r = Reader {
         src: sources,
         diags: Vec::new(),
+        suppressed: 0,
     };
     let config = r.config(tree, hostname);
     sort_diagnostics(&mut r.diags, sources);
+    if r.suppressed > 0 {
+        let n = r.suppressed;
+        r.diags.push(
+            Diagnostic::new(
+                sources
+                    .files
+                    .first()
+                    .map_or(crate::source::MAIN_CONFIG, |f| f.name.as_str()),
+                "",
+                format!("and {n} more problems, not shown"),
+            )
+            .with_hint("fix the ones above, then check again"),
+        );
+    }
     let has_error = r.diags.iter().any(Diagnostic::is_error);
     Validated {
         config: if has_error { None } else { config },
@@ -212,19 +227,45 @@ pub fn sort_diagnostics(diags: &mut [Diagnostic], sources: &Sources) {
 struct Reader<'a> {
     src: &'a Sources,
     diags: Vec<Diagnostic>,
+    /// Problems beyond MAX_DIAGNOSTICS, counted but not described.
+    suppressed: usize,
 }
 
+/// A hostile or broken file can hold many thousands of errors; describing each costs time
+/// at boot and floods the kernel log. The first ones are what an operator fixes anyway.
+pub const MAX_DIAGNOSTICS: usize = 100;
+
+/// Records `name` for `key` unless the key is taken; returns the name that took it first.
+fn first_with<'a>(
+    seen: &mut BTreeMap<String, &'a str>,
+    key: String,
+    name: &'a str,
+) -> Option<&'a str> {
+    match seen.entry(key) {
+        std::collections::btree_map::Entry::Occupied(e) => Some(*e.get()),
+        std::collections::btree_map::Entry::Vacant(v) => {
+            v.insert(name);
+            None
+        }
+    }
+}
+
+/// A dotted key path; keys that are not plain words are quoted, so a key can never carry a
+/// newline or an escape sequence into a diagnostic (and from there into logs or a terminal).
 fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
+    let plain = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let key = if plain {
         key.to_string()
-    } else if key
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        && !key.is_empty()
-    {
-        format!("{path}.{key}")
     } else {
-        format!("{path}.{}", quote_key(key))
+        quote_key(key)
+    };
+    if path.is_empty() {
+        key
+    } else {
+        format!("{path}.{key}")
     }
 }
 
@@ -259,6 +300,10 @@ impl Reader<'_> {
         msg: impl Into<String>,
         hint: impl Into<String>,
     ) {
+        if self.diags.len() >= MAX_DIAGNOSTICS {
+            self.suppressed += 1;
+            return;
+        }
         let hint = hint.into();
         let mut d = self.src.diag_at(loc, key, msg);
         if !hint.is_empty() {
@@ -378,10 +423,19 @@ impl Reader<'_> {
         };
         let p = join(path, key);
         match n.val {
-            Val::Int(i) if (1..=65535).contains(&i) => At {
+            Val::Int(i) if (1024..=65535).contains(&i) => At {
                 v: i as u16,
                 loc: Some(n.loc),
             },
+            Val::Int(i) if (1..1024).contains(&i) => {
+                self.err(
+                    Some(n.loc),
+                    &p,
+                    format!("port {i} is privileged: etcd runs as user etcd and cannot bind it"),
+                    "use a port from 1024 to 65535 (the defaults are 2379 and 2380)",
+                );
+                At::default(default)
+            }
             Val::Int(i) => {
                 self.err(
                     Some(n.loc),
@@ -398,20 +452,31 @@ impl Reader<'_> {
         }
     }
 
-    fn string_array(&mut self, t: Option<&Table>, path: &str, key: &str) -> Vec<At<String>> {
+    /// An array of strings with each item's index; None (after reporting) if the value or
+    /// any item is bad; empty if absent.
+    fn string_array(
+        &mut self,
+        t: Option<&Table>,
+        path: &str,
+        key: &str,
+    ) -> Option<Vec<(usize, At<String>)>> {
         let Some(n) = t.and_then(|t| t.get(key)) else {
-            return Vec::new();
+            return Some(Vec::new());
         };
         let p = join(path, key);
         let Val::Array(items) = &n.val else {
             self.type_err(n, &p, "an array of strings", &n.val);
-            return Vec::new();
+            return None;
         };
-        items
-            .iter()
-            .enumerate()
-            .filter_map(|(i, e)| self.text(e, &format!("{p}[{i}]")))
-            .collect()
+        let mut out = Vec::with_capacity(items.len());
+        let mut ok = true;
+        for (i, e) in items.iter().enumerate() {
+            match self.text(e, &format!("{p}[{i}]")) {
+                Some(v) => out.push((i, v)),
+                None => ok = false,
+            }
+        }
+        ok.then_some(out)
     }
 
     /// A table of strings, e.g. `peers` or `metadata`: (key, key location, value).
@@ -480,7 +545,18 @@ impl Reader<'_> {
             other => other,
         };
         let data_dir = self.opt_text(etcd, "etcd", "data_dir");
-        let data_dir = self.abs_path(data_dir, "etcd.data_dir");
+        let data_dir = self.abs_path(data_dir, "etcd.data_dir").and_then(|d| {
+            if net::is_system_dir(&d.v) {
+                self.err(
+                    d.loc,
+                    "etcd.data_dir",
+                    format!("expected a dedicated directory for etcd's data, found {}", show(&d.v)),
+                    "etcd.service makes this directory etcd's own (chown etcd, mode 0700): use e.g. \"/var/lib/etcd\"",
+                );
+                return None;
+            }
+            Some(d)
+        });
         let tls = self.tls(tls_t);
         let endpoints = self.endpoints(etcd, role, &bootstrap, client_port.v, &tls);
         let proxy = self.proxy(proxy_t);
@@ -739,7 +815,8 @@ impl Reader<'_> {
         let peers = peers?;
         let mut ok = true;
         let mut seen_lower: BTreeMap<String, &At<String>> = BTreeMap::new();
-        let mut seen_addr: BTreeMap<String, &At<String>> = BTreeMap::new();
+        // address -> the first peer that has it
+        let mut seen_addr: BTreeMap<String, &str> = BTreeMap::new();
         for (pname, paddr) in &peers {
             let path = join("etcd.peers", &pname.v);
             if !net::is_member_name(&pname.v) {
@@ -773,15 +850,13 @@ impl Reader<'_> {
                     "e.g. infra1 = \"10.0.0.11\"; the port comes from etcd.peer_port",
                 );
                 ok = false;
-            } else if let Some(prev) = seen_addr.insert(net::normalize_ip(&paddr.v), paddr) {
-                let other = peers
-                    .iter()
-                    .find(|(_, a)| std::ptr::eq(a, prev))
-                    .map_or(String::new(), |(n, _)| n.v.clone());
+            } else if let Some(other) =
+                first_with(&mut seen_addr, net::normalize_ip(&paddr.v), &pname.v)
+            {
                 self.err(
                     paddr.loc,
                     &path,
-                    format!("the same address as peer {}", show(&other)),
+                    format!("the same address as peer {}", show(other)),
                     "each peer is a different host; fix the address",
                 );
                 ok = false;
@@ -866,11 +941,17 @@ impl Reader<'_> {
         tls: &Option<Tls>,
     ) -> Option<Vec<String>> {
         let given = etcd.is_some_and(|e| e.contains_key("endpoints"));
-        let list = self.string_array(etcd, "etcd", "endpoints");
+        let list = self.string_array(etcd, "etcd", "endpoints")?;
         let mut ok = true;
         let mut out = Vec::new();
-        for (i, e) in list.iter().enumerate() {
-            match Url::parse(&e.v) {
+        for (i, e) in &list {
+            // FLEET_ETCD_SERVERS is comma-separated: a comma would smuggle in another server.
+            let parsed = if e.v.contains(',') {
+                Err("contains ','".to_string())
+            } else {
+                Url::parse(&e.v)
+            };
+            match parsed {
                 Ok(u) if u.userinfo.is_some() => {
                     self.err(
                         e.loc,
@@ -1045,11 +1126,9 @@ impl Reader<'_> {
         let http = url(self, "http");
         let https = url(self, "https");
         let mut no_proxy = Vec::new();
-        for (i, e) in self
-            .string_array(Some(t), "proxy", "no_proxy")
-            .into_iter()
-            .enumerate()
-        {
+        let entries = self.string_array(Some(t), "proxy", "no_proxy");
+        ok &= entries.is_some();
+        for (i, e) in entries.unwrap_or_default() {
             if net::is_no_proxy_entry(&e.v) {
                 no_proxy.push(e.v);
             } else {
@@ -1110,15 +1189,10 @@ impl Reader<'_> {
                 None
             }
         };
-        let keys_given = t.is_some_and(|t| t.contains_key("authorized_keys"));
         let keys = self.string_array(t, "core", "authorized_keys");
-        if keys_given
-            && keys.is_empty()
-            && !matches!(t.and_then(|t| t.get("authorized_keys")).map(|n| &n.val), Some(Val::Array(a)) if a.is_empty())
-        {
-            ok = false;
-        }
-        for (i, k) in keys.iter().enumerate() {
+        ok &= keys.is_some();
+        let keys = keys.unwrap_or_default();
+        for (i, k) in &keys {
             if let Err(msg) = net::check_ssh_public_key(&k.v) {
                 self.err(
                     k.loc,
@@ -1142,7 +1216,7 @@ impl Reader<'_> {
         let private_key = path(self, "private_key");
         ok.then(|| Core {
             user: user.unwrap_or_else(|| "core".into()),
-            authorized_keys: keys.into_iter().map(|k| k.v).collect(),
+            authorized_keys: keys.into_iter().map(|(_, k)| k.v).collect(),
             authorized_keys_dir: dir.unwrap_or_else(|| "/etc/fleetnode/authorized_keys.d".into()),
             private_key,
         })
@@ -1151,6 +1225,15 @@ impl Reader<'_> {
     fn duration(&mut self, t: Option<&Table>, path: &str, key: &str) -> Option<u64> {
         let v = self.opt_text(t, path, key)?;
         match net::parse_duration_secs(&v.v) {
+            Ok(s) if s > 30 * 86400 => {
+                self.err(
+                    v.loc,
+                    &join(path, key),
+                    "the interval must be at most 30 days",
+                    "e.g. \"30s\"",
+                );
+                None
+            }
             Ok(s) if s >= 1 => Some(s),
             Ok(_) => {
                 self.err(

@@ -72,7 +72,16 @@ impl Diagnostic {
         self.line = text[..start].matches('\n').count() + 1;
         self.column = text[line_start..start].chars().count() + 1;
         let line = &text[line_start..line_end];
-        self.source_line = Some(line.trim_end_matches('\r').to_string());
+        // Shown on terminals and in logs: control characters become U+FFFD, one column each,
+        // so the caret stays aligned and nothing reaches the terminal raw.
+        let shown = line.trim_end_matches('\r').chars().map(|c| {
+            if c.is_control() && c != '\t' {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        });
+        self.source_line = Some(shown.collect());
         self.span_chars = text[start..end.min(line_end)].chars().count().max(1);
         self
     }

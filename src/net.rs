@@ -29,8 +29,61 @@ pub fn is_host_name(s: &str) -> bool {
         && !s.split('.').all(|l| l.chars().all(|c| c.is_ascii_digit()))
 }
 
+/// A host's own address: an IP a peer can reach (not 0.0.0.0, ::, or multicast), or a name.
 pub fn is_ip_or_host(s: &str) -> bool {
-    s.parse::<IpAddr>().is_ok() || is_host_name(s)
+    match s.parse::<IpAddr>() {
+        Ok(ip) => {
+            !ip.is_unspecified() && !ip.is_multicast() && ip != IpAddr::from([255, 255, 255, 255])
+        }
+        Err(_) => is_host_name(s),
+    }
+}
+
+/// Directories that must never become etcd's data dir (it is chowned to etcd, mode 0700).
+pub fn is_system_dir(p: &str) -> bool {
+    const SYSTEM: &[&str] = &[
+        "/",
+        "/bin",
+        "/boot",
+        "/dev",
+        "/etc",
+        "/home",
+        "/lib",
+        "/lib64",
+        "/media",
+        "/mnt",
+        "/opt",
+        "/proc",
+        "/root",
+        "/run",
+        "/sbin",
+        "/srv",
+        "/sys",
+        "/tmp",
+        "/usr",
+        "/var",
+        "/var/lib",
+        "/var/log",
+        "/var/tmp",
+        "/var/cache",
+        "/var/spool",
+        "/usr/local",
+        "/usr/lib",
+        "/usr/bin",
+        "/usr/sbin",
+        "/usr/share",
+    ];
+    SYSTEM.contains(&p)
+        || [
+            "/proc/",
+            "/sys/",
+            "/dev/",
+            "/run/systemd/",
+            "/etc/systemd/",
+            "/usr/lib/systemd/",
+        ]
+        .iter()
+        .any(|d| p.starts_with(d))
 }
 
 /// The canonical text of an IP (so "fd00::0010" and "fd00::10" compare equal); host names as is.

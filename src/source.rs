@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use toml::de::{DeTable, DeValue};
@@ -162,6 +163,17 @@ fn list_dropins(root: &Path) -> Result<Vec<String>, Diagnostic> {
             )
             .with_hint("rename or remove that file"));
         };
+        if name.chars().any(char::is_control) {
+            return Err(Diagnostic::new(
+                DROPIN_DIR,
+                "",
+                format!(
+                    "a file name contains a control character: {}",
+                    crate::config::show(&name)
+                ),
+            )
+            .with_hint("rename or remove that file"));
+        }
         if name.starts_with('.') || !name.ends_with(".toml") {
             continue;
         }
@@ -193,7 +205,14 @@ fn read_file(root: &Path, name: &str) -> Result<Option<SourceFile>, Diagnostic> 
 /// Reads the file at `path`, known to the operator as `name`; Ok(None) if it does not exist.
 fn read_path(path: &Path, name: &str) -> Result<Option<SourceFile>, Diagnostic> {
     let err = |msg: String, hint: &str| Diagnostic::new(name, "", msg).with_hint(hint);
-    let file = match fs::File::open(path) {
+    // O_NONBLOCK: opening a FIFO planted in /etc/fleetnode.d must not block the boot; the
+    // type check below then rejects it. (The flag does not affect reading regular files.)
+    const O_NONBLOCK: i32 = 0o4000;
+    let file = match fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(O_NONBLOCK)
+        .open(path)
+    {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             // A dangling symlink is an error, a missing file is not.

@@ -147,3 +147,58 @@ fn warnings_do_not_block() {
         "{d:?}"
     );
 }
+
+#[test]
+fn thousands_of_errors_are_capped() {
+    let mut text = format!("{NODE}[etcd.peers]\n");
+    for i in 0..20_000 {
+        text.push_str(&format!("p{i} = \"10.0.0.10\"\n"));
+    }
+    let t = std::time::Instant::now();
+    let d = diagnostics(&[("/etc/fleetnode.toml", &text)]);
+    assert_eq!(
+        d.len(),
+        fleetnode::config::MAX_DIAGNOSTICS + 1,
+        "{:?}",
+        &d[..3]
+    );
+    assert!(
+        d.last().unwrap().contains("more problems, not shown"),
+        "{:?}",
+        d.last()
+    );
+    // Not a timing test: a generous bound that only a quadratic blow-up would cross.
+    assert!(t.elapsed().as_secs() < 20);
+}
+
+#[test]
+fn system_directories_are_not_data_dirs() {
+    for dir in ["/", "/etc", "/var/lib", "/usr", "/proc/1"] {
+        let text =
+            format!("{NODE}[etcd]\npeers = {{ infra0 = \"10.0.0.10\" }}\ndata_dir = \"{dir}\"\n");
+        let d = diagnostics(&[("/etc/fleetnode.toml", &text)]);
+        assert!(
+            d[0].contains("expected a dedicated directory for etcd's data"),
+            "{dir}: {d:?}"
+        );
+    }
+}
+
+#[test]
+fn unusable_addresses_and_ports() {
+    for addr in ["0.0.0.0", "::", "224.0.0.1", "255.255.255.255"] {
+        let text = format!("[node]\nname = \"infra0\"\naddress = \"{addr}\"\n[etcd]\npeers = {{ infra0 = \"10.0.0.10\" }}\n");
+        let d = diagnostics(&[("/etc/fleetnode.toml", &text)]);
+        assert!(
+            d[0].contains("node.address: expected an IP address or a host name"),
+            "{addr}: {d:?}"
+        );
+    }
+    let d = diagnostics(&[(
+        "/etc/fleetnode.toml",
+        &format!("{NODE}[etcd]\npeers = {{ infra0 = \"10.0.0.10\" }}\nclient_port = 80\n"),
+    )]);
+    assert!(d[0].contains("port 80 is privileged"), "{d:?}");
+    let d = diagnostics(&[("/etc/fleetnode.toml", &format!("{NODE}[etcd]\npeers = {{ infra0 = \"10.0.0.10\" }}\n[health]\ninterval = \"300000000d\"\n"))]);
+    assert!(d[0].contains("at most 30 days"), "{d:?}");
+}
