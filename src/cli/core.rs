@@ -96,6 +96,15 @@ pub fn setup(cfg: &Config, sync_only: bool, report: &mut Report) -> Result<(), S
     let mut hosts: Vec<(String, String)> = Vec::new();
     match Etcd::for_config(cfg).and_then(|etcd| sync_with_etcd(&etcd, cfg, own_pub.as_deref())) {
         Ok((p, h)) => {
+            // Keys in etcd become logins as core (and core may be in the docker group): say
+            // so when etcd does not authenticate its clients. See SECURITY.md.
+            if !sync_only && !p.is_empty() && !cfg.tls.client_cert_auth {
+                report.warnings.push(format!(
+                    "authorized {} core keys published in etcd, which does not require client certificates: anyone who can write to etcd can log in as {}; set [etcd.tls] client_cert_auth = true",
+                    p.len(),
+                    cfg.core.user
+                ));
+            }
             published = p;
             hosts = h;
         }

@@ -3,9 +3,10 @@
 # host, idempotently: only missing packages are installed. Run as root.
 #
 # etcd-server/etcd-client: the nodes get etcd from the etcd RPM; the host's copies serve the
-# development fallback (FN_PAYLOAD=binaries) and etcdctl on the host. The host's own
+# development fallback (FN_PAYLOAD=binaries), etcdctl on the host, and the discovery service's
+# backing etcd in scenario 02. The host's own
 # etcd.service, started by the package, is stopped and disabled when this script installed it:
-# the tests never use it.
+# the tests never use it (nor tinyproxy.service).
 set -euo pipefail
 
 PKGS=(
@@ -18,6 +19,9 @@ PKGS=(
     etcd-client
     ca-certificates
     curl
+    etcd-discovery    # scenario 02: discovery.etcd.io, run in a network namespace
+    tinyproxy         # scenario 02: the proxy host
+    python3           # JSON of `fleetnode health --json`
 )
 
 [ "$(id -u)" = 0 ] || { echo "deps.sh: must run as root" >&2; exit 1; }
@@ -34,7 +38,9 @@ echo "deps.sh: installing: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-if [[ " ${missing[*]} " == *" etcd-server "* ]] && [ -d /run/systemd/system ]; then
-    systemctl disable --now etcd.service >/dev/null 2>&1 || true
+# The packages' own daemons (started by their postinst) are never used by the tests.
+if [ -d /run/systemd/system ]; then
+    [[ " ${missing[*]} " != *" etcd-server "* ]] || systemctl disable --now etcd.service >/dev/null 2>&1 || true
+    [[ " ${missing[*]} " != *" tinyproxy "* ]] || systemctl disable --now tinyproxy.service >/dev/null 2>&1 || true
 fi
 echo "deps.sh: done"

@@ -253,7 +253,8 @@ boot_node() {
     root=$(node_root "$name")
     mkdir -p "$FN_STATE" "$FN_RESULTS/$FN_SCENARIO"
     ip link show "$FN_BRIDGE" >/dev/null 2>&1 || make_bridge
-    systemd-nspawn -D "$root" --boot --register=no --keep-unit --machine="$name" \
+    # FN_DETACH=1 (the demo): own session, so the nodes outlive the shell that started them.
+    ${FN_DETACH:+setsid} systemd-nspawn -D "$root" --boot --register=no --keep-unit --machine="$name" \
         --network-bridge="$FN_BRIDGE" --console=read-only \
         </dev/null >>"$FN_RESULTS/$FN_SCENARIO/$name.console" 2>&1 &
     FN_PID[$name]=$!
@@ -387,6 +388,7 @@ cleanup_leftovers() {
             _rm_tree "$f"
         done
     fi
+    teardown_netns
     local l
     for l in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -E '^(fn-|vb-fn-)'); do
         log "leftover: deleting link $l"
@@ -412,6 +414,7 @@ teardown() {
         _rm_tree "${FN_WORK:?}/$name"
     done
     FN_NODES=()
+    teardown_netns
     ip link del "$FN_BRIDGE" 2>/dev/null || true
     if [ -e "$FN_HOST_NETWORK_FILE" ]; then
         rm -f "$FN_HOST_NETWORK_FILE"
@@ -527,4 +530,108 @@ health_json() {
 # health_detail NAME: the detail of check NAME in HEALTH_OUT.
 health_detail() {
     python3 -c 'import json,sys; print([c["detail"] for c in json.load(sys.stdin)["checks"] if c["name"]==sys.argv[1]][0])' "$1" <<<"$HEALTH_OUT" 2>/dev/null
+}
+
+# ---------------------------------------------------------------------------- discovery + proxy
+# Two test hosts as network namespaces running the host's Debian binaries:
+#   fn-disc   only on bridge fn-br1 ($FN_DISC_SUBNET.2): etcd (its own, loopback only) and
+#             discovery.etcd.io (Debian's etcd-discovery) on port 8087
+#   fn-proxy  on fn-br0 ($FN_SUBNET.2) and fn-br1 ($FN_DISC_SUBNET.3): tinyproxy on port 8888
+# The nodes are only on fn-br0, with no route to fn-br1: they reach discovery only through the
+# proxy. Processes are recorded in $FN_STATE/netns-*.pid and killed by PID; `teardown` and
+# `cleanup_leftovers` delete the namespaces and bridge.
+FN_DISC_SUBNET=${FN_DISC_SUBNET:-10.231.8}
+FN_BRIDGE1="fn-br1"
+FN_NETNS=()
+FN_DISC_URL="http://$FN_DISC_SUBNET.2:8087"
+FN_PROXY_URL="http://$FN_SUBNET.2:8888"
+
+# _netns_link NETNS HOSTIF BRIDGE IFNAME ADDR/24: a veth from BRIDGE into NETNS.
+_netns_link() {
+    local ns=$1 hif=$2 br=$3 ifn=$4 addr=$5
+    ip link add "$hif" type veth peer name "$hif-p" || return 1
+    ip link set "$hif-p" netns "$ns" && ip -n "$ns" link set "$hif-p" name "$ifn" &&
+        ip link set "$hif" master "$br" && ip link set "$hif" up &&
+        ip -n "$ns" addr add "$addr" dev "$ifn" && ip -n "$ns" link set "$ifn" up
+}
+_netns_add() {
+    ip netns add "$1" || return 1
+    FN_NETNS+=("$1")
+    ip -n "$1" link set lo up
+}
+# _netns_run NETNS NAME CMD...: CMD in the background inside NETNS, PID recorded.
+_netns_run() {
+    local ns=$1 name=$2; shift 2
+    ip netns exec "$ns" "$@" </dev/null >>"$FN_RESULTS/$FN_SCENARIO/$name.log" 2>&1 &
+    echo "$! $ns" >"$FN_STATE/netns-$name.pid"
+}
+_port_open() { ip netns exec "$1" bash -c "exec 3<>/dev/tcp/$2/$3" 2>/dev/null; }
+
+# make_discovery_env: the two hosts, etcd, discovery.etcd.io and tinyproxy running.
+make_discovery_env() {
+    local d=$FN_RESULTS/$FN_SCENARIO
+    mkdir -p "$FN_STATE" "$d"
+    ip link show "$FN_BRIDGE" >/dev/null 2>&1 || make_bridge
+    ip link add "$FN_BRIDGE1" type bridge && ip link set "$FN_BRIDGE1" up || return 1
+    sysctl -q -w "net.ipv6.conf.$FN_BRIDGE1.disable_ipv6=1" 2>/dev/null || true
+    _netns_add fn-disc && _netns_add fn-proxy || return 1
+    _netns_link fn-disc fn-disc0 "$FN_BRIDGE1" eth0 "$FN_DISC_SUBNET.2/24" || return 1
+    _netns_link fn-proxy fn-pxy0 "$FN_BRIDGE" eth0 "$FN_SUBNET.2/24" || return 1
+    _netns_link fn-proxy fn-pxy1 "$FN_BRIDGE1" eth1 "$FN_DISC_SUBNET.3/24" || return 1
+    rm -rf "$FN_STATE/disc-etcd"
+    _netns_run fn-disc disc-etcd etcd --name disc --data-dir "$FN_STATE/disc-etcd" --enable-v2 \
+        --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
+        --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
+        --initial-cluster disc=http://127.0.0.1:2380
+    wait_for 30 _port_open fn-disc 127.0.0.1 2379 || { log "discovery etcd did not start"; return 1; }
+    _netns_run fn-disc discovery discovery.etcd.io --addr "$FN_DISC_SUBNET.2:8087" \
+        --etcd http://127.0.0.1:2379 --host "$FN_DISC_URL"
+    printf 'Port 8888\nListen %s\nAllow %s.0/24\nLogFile "%s"\nLogLevel Info\nTimeout 30\nMaxClients 50\n' \
+        "$FN_SUBNET.2" "$FN_SUBNET" "$d/tinyproxy.log" >"$FN_STATE/tinyproxy.conf"
+    : >"$d/tinyproxy.log"
+    _netns_run fn-proxy tinyproxy tinyproxy -d -c "$FN_STATE/tinyproxy.conf"
+    wait_for 30 _port_open fn-disc "$FN_DISC_SUBNET.2" 8087 || { log "discovery.etcd.io did not start"; return 1; }
+    wait_for 30 _port_open fn-proxy "$FN_SUBNET.2" 8888 || { log "tinyproxy did not start"; return 1; }
+}
+
+# Kills the recorded namespace processes (only while their netns is still ours), deletes fn-*
+# namespaces and fn-br1.
+teardown_netns() {
+    local f pid ns name p
+    for f in "$FN_STATE"/netns-*.pid; do
+        [ -e "$f" ] || continue
+        read -r pid ns <"$f"
+        name=$(basename "$f" .pid)
+        if [ -n "$pid" ] && ip netns pids "$ns" 2>/dev/null | grep -qx "$pid"; then
+            kill -TERM "$pid" 2>/dev/null
+        fi
+        rm -f "$f"
+    done
+    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^fn-'); do
+        # Whatever still runs in our namespaces was started by us (ip netns exec).
+        for p in $(ip netns pids "$ns" 2>/dev/null); do kill -TERM "$p" 2>/dev/null; done
+        for _ in 1 2 3 4 5 6 7 8 9 10; do [ -z "$(ip netns pids "$ns" 2>/dev/null)" ] && break; sleep 0.3; done
+        for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+        ip netns del "$ns" 2>/dev/null
+    done
+    FN_NETNS=()
+    ip link del "$FN_BRIDGE1" 2>/dev/null || true
+    rm -rf "$FN_STATE/disc-etcd" "$FN_STATE/tinyproxy.conf"
+}
+
+# adopt_running: takes over the nodes a previous run left running on purpose (the demo), from
+# $FN_STATE/*.pid (only while the recorded PID is still that systemd-nspawn), so `teardown`
+# powers them off cleanly and saves their journals.
+adopt_running() {
+    local f pid st name
+    for f in "$FN_STATE"/fn-*.pid; do
+        [ -e "$f" ] || continue
+        name=$(basename "$f" .pid)
+        read -r pid st <"$f"
+        if [ -n "$pid" ] && [ "$(awk '{print $22}' "/proc/$pid/stat" 2>/dev/null)" = "$st" ] &&
+            grep -qa "machine=$name" "/proc/$pid/cmdline" 2>/dev/null; then
+            FN_PID[$name]=$pid
+            FN_NODES+=("$name")
+        fi
+    done
 }

@@ -214,7 +214,7 @@ check_fleet_remote() {
     fi
     for n in "$@"; do [ "$n" = "$FN_HELLO_HOST" ] || { other=$n; break; }; done
     local kh
-    kh=$(in_node "$other" cat /home/core/.fleetctl/known_hosts 2>/dev/null | awk '{print $1}' | paste -sd ' ')
+    kh=$(in_node "$other" cat /home/core/.fleetctl/known_hosts 2>/dev/null | awk '!/^#/ {print $1}' | paste -sd ' ')
     check "$other: ~core/.fleetctl/known_hosts lists $FN_HELLO_HOST's address ($kh)" \
         eval '[[ " $kh " == *" $(node_ip "$FN_HELLO_HOST") "* ]]'
     local script out rc
