@@ -2,7 +2,7 @@
 CARGO ?= cargo
 RELEASE_DIR := target/release
 
-.PHONY: all build test demo deps lint test-unit test-verify test-generator-deps test-cli bench clean
+.PHONY: all build test demo deps lint test-unit test-verify test-generator-deps test-cli test-fuzz fuzz bench clean
 
 all: build
 
@@ -14,7 +14,7 @@ deps:
 	bash scripts/deps.sh
 
 # The whole suite. Each part installs what it needs (idempotently) first.
-test: deps lint test-unit test-verify test-generator-deps test-cli test-foreman test-rpm
+test: deps lint test-unit test-verify test-generator-deps test-cli test-foreman test-rpm test-fuzz
 	@echo "== all tests passed"
 
 lint:
@@ -43,6 +43,14 @@ demo: deps
 	@echo "== etc/examples/static-member.toml"; cat etc/examples/static-member.toml; echo
 	target/debug/fleetnode check --config etc/examples/static-member.toml --root /nonexistent
 	target/debug/fleetnode render --config etc/examples/static-member.toml --root /nonexistent
+
+# Fuzzing: a short run in `make test`, a long one here (FUZZ_SECONDS per target).
+FUZZ_SECONDS ?= 600
+test-fuzz:
+	FUZZ_SECONDS=30 bash scripts/fuzz-ci.sh
+
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz-ci.sh
 
 # Benchmarks: writes BENCHMARKS.md (see benches/bench.py). BENCH_RUNS=N to change run counts.
 bench: deps
