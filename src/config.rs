@@ -117,6 +117,8 @@ pub struct Core {
     pub authorized_keys: Vec<String>,
     pub authorized_keys_dir: String,
     pub private_key: Option<String>,
+    /// Publish and accept core and host keys through etcd (see SECURITY.md).
+    pub exchange_keys: bool,
 }
 
 impl Config {
@@ -179,6 +181,7 @@ const CORE_KEYS: &[&str] = &[
     "authorized_keys",
     "authorized_keys_dir",
     "private_key",
+    "exchange_keys",
 ];
 const HEALTH_KEYS: &[&str] = &["interval"];
 
@@ -1214,11 +1217,15 @@ impl Reader<'_> {
         };
         let dir = path(self, "authorized_keys_dir");
         let private_key = path(self, "private_key");
+        let exchange_keys = self.opt_bool(t, "core", "exchange_keys");
+        ok &= exchange_keys.is_some() || !t.is_some_and(|t| t.contains_key("exchange_keys"));
+        let exchange_keys = exchange_keys.unwrap_or(true);
         ok.then(|| Core {
             user: user.unwrap_or_else(|| "core".into()),
             authorized_keys: keys.into_iter().map(|(_, k)| k.v).collect(),
             authorized_keys_dir: dir.unwrap_or_else(|| "/etc/fleetnode/authorized_keys.d".into()),
             private_key,
+            exchange_keys,
         })
     }
 

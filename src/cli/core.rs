@@ -94,7 +94,13 @@ pub fn setup(cfg: &Config, sync_only: bool, report: &mut Report) -> Result<(), S
     // Everything from etcd is best effort: it may have no quorum yet at boot.
     let mut published: Vec<String> = Vec::new();
     let mut hosts: Vec<(String, String)> = Vec::new();
-    match Etcd::for_config(cfg).and_then(|etcd| sync_with_etcd(&etcd, cfg, own_pub.as_deref())) {
+    let exchange = if cfg.core.exchange_keys {
+        Etcd::for_config(cfg).and_then(|etcd| sync_with_etcd(&etcd, cfg, own_pub.as_deref()))
+    } else {
+        Ok((Vec::new(), Vec::new()))
+    };
+    let etcd_answered = exchange.is_ok();
+    match exchange {
         Ok((p, h)) => {
             // Keys in etcd become logins as core (and core may be in the docker group): say
             // so when etcd does not authenticate its clients. See SECURITY.md.
@@ -122,7 +128,7 @@ pub fn setup(cfg: &Config, sync_only: bool, report: &mut Report) -> Result<(), S
     let existing = ssh.read("authorized_keys").map_err(|e| e.to_string())?;
     let existing = String::from_utf8_lossy(existing.as_deref().unwrap_or_default()).into_owned();
     // Without etcd, keep the cluster keys already in the block rather than dropping them.
-    let keep_old = hosts.is_empty();
+    let keep_old = cfg.core.exchange_keys && !etcd_answered;
     let new = managed_block(&existing, &keys, keep_old);
     if ssh
         .write("authorized_keys", new.as_bytes(), 0o600, user.uid, user.gid)
