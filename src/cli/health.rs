@@ -192,8 +192,14 @@ pub fn checks(root: &std::path::Path, sync_keys: bool) -> Vec<Check> {
         }));
     }
     if cfg.role == Role::Member {
+        // /v2/stats/self keeps naming the last leader after quorum is lost; /health does not.
+        let serving = etcd.health_of(&etcd.endpoints[0]).unwrap_or(false);
         out.push(timed("etcd-leader", || {
             match etcd.self_stats(&etcd.endpoints[0]) {
+                Ok(_) if !serving => (
+                    Status::Fail,
+                    "no leader: this member has no quorum (etcd /health is false)".into(),
+                ),
                 Ok(s) if !s.leader_info.leader.is_empty() => {
                     let leader = members
                         .as_ref()
@@ -358,7 +364,7 @@ pub fn evaluate_quorum(cfg: &Config, members: &[Member], healthy: &[bool]) -> Ou
         (
             Status::Fail,
             format!(
-                "quorum lost: {} of {total} members healthy (need {quorum}); unreachable: {}",
+                "quorum lost: {} of {total} members healthy (need {quorum}); unhealthy or unreachable: {}",
                 up.len(),
                 down.join(", ")
             ),

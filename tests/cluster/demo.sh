@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2034 # FN_* globals are read by lib.sh
 # Demo: boots the static 3-node cluster (systemd-nspawn, fleetnode's RPMs; fleet when a fleet
 # RPM is in FN_RPM_DIR), prints what an operator checks, and leaves the cluster RUNNING.
 #

@@ -206,6 +206,8 @@ make_node() {
     [ -n "${FN_ROOTFS:-}" ] || build_rootfs
     local d=$FN_WORK/$name root
     root=$d/root
+    # A node of this name still running (recorded, not torn down) would lose its record below.
+    [ ! -e "$FN_STATE/$name.pid" ] || _kill_recorded "$FN_STATE/$name.pid"
     _umount_node "$name"
     _rm_tree "$d"
     mkdir -p "$d/upper" "$d/work" "$root"
@@ -327,7 +329,9 @@ poweroff_node() {
         sleep 0.2
     done
     if kill -0 "$np" 2>/dev/null; then
-        log "node $name: no clean poweroff in ${t}s, killing systemd-nspawn $np"
+        log "node $name: no clean poweroff in ${t}s, killing it (PID 1, then systemd-nspawn $np)"
+        if pid=$(node_pid1 "$name"); then kill -KILL "$pid" 2>/dev/null; fi
+        for ((i = 0; i < 25; i++)); do kill -0 "$np" 2>/dev/null || break; sleep 0.2; done
         kill -TERM "$np" 2>/dev/null
         sleep 5
         kill -KILL "$np" 2>/dev/null
@@ -365,21 +369,31 @@ make_bridge() {
 
 # Removes what a crashed earlier run left: nspawn processes recorded in $FN_STATE (only when the
 # recorded PID is still that systemd-nspawn process), overlay mounts, fn- links.
+# _kill_recorded FILE: kills the systemd-nspawn recorded in $FN_STATE/NAME.pid, if it is still
+# that process (PID and start time), and removes the record.
+_kill_recorded() {
+    local f=$1 pid st name i
+    name=$(basename "$f" .pid)
+    read -r pid st <"$f"
+    if [ -n "$pid" ] && [ "$(awk '{print $22}' "/proc/$pid/stat" 2>/dev/null)" = "$st" ] &&
+        grep -qa "machine=$name" "/proc/$pid/cmdline" 2>/dev/null; then
+        log "leftover: killing systemd-nspawn $pid ($name)"
+        # The container's PID 1 first: SIGKILLing only systemd-nspawn can leave it orphaned.
+        local c
+        for c in $(pgrep -P "$pid" 2>/dev/null); do
+            awk '/^NSpid:/ { exit !($NF == 1 && NF > 2) }' "/proc/$c/status" 2>/dev/null && kill -KILL "$c"
+        done
+        kill -TERM "$pid" 2>/dev/null
+        for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$f"
+}
 cleanup_leftovers() {
-    local f pid st name
-    for f in "$FN_STATE"/*.pid; do
+    local f
+    for f in "$FN_STATE"/fn-*.pid; do
         [ -e "$f" ] || continue
-        name=$(basename "$f" .pid)
-        read -r pid st <"$f"
-        if [ -n "$pid" ] && [ "$(awk '{print $22}' "/proc/$pid/stat" 2>/dev/null)" = "$st" ] &&
-            grep -qa "machine=$name" "/proc/$pid/cmdline" 2>/dev/null; then
-            log "leftover: killing systemd-nspawn $pid ($name)"
-            kill -TERM "$pid" 2>/dev/null
-            local i
-            for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-        rm -f "$f"
+        _kill_recorded "$f"
     done
     if [ -d "$FN_WORK" ]; then
         for f in "$FN_WORK"/fn-*; do
@@ -400,7 +414,7 @@ cleanup_leftovers() {
 teardown() {
     local name
     if [ "${FN_KEEP:-0}" = 1 ] && [ "${FN_INTERRUPTED:-0}" != 1 ]; then
-        log "FN_KEEP=1: nodes left running: ${FN_NODES[*]:-} (tests/cluster/run.sh --cleanup)"
+        log "nodes left running: ${FN_NODES[*]:-} ($([ "$FN_SCENARIO" = demo ] && echo "make demo-down" || echo "tests/cluster/run.sh --cleanup"))"
         return 0
     fi
     for name in "${FN_NODES[@]}"; do
@@ -522,6 +536,7 @@ kill_node() {
 
 # health_json NODE: `fleetnode health --json` inside NODE; sets HEALTH_RC, HEALTH_OUT and
 # HEALTH_SUMMARY ("name=status ...").
+# shellcheck disable=SC2034 # HEALTH_* are read by the scenarios
 health_json() {
     HEALTH_RC=0
     HEALTH_OUT=$(in_node "$1" fleetnode health --json 2>/dev/null) || HEALTH_RC=$?
@@ -544,6 +559,7 @@ FN_DISC_SUBNET=${FN_DISC_SUBNET:-10.231.8}
 FN_BRIDGE1="fn-br1"
 FN_NETNS=()
 FN_DISC_URL="http://$FN_DISC_SUBNET.2:8087"
+# shellcheck disable=SC2034 # used by the scenarios
 FN_PROXY_URL="http://$FN_SUBNET.2:8888"
 
 # _netns_link NETNS HOSTIF BRIDGE IFNAME ADDR/24: a veth from BRIDGE into NETNS.
@@ -615,6 +631,9 @@ teardown_netns() {
         ip netns del "$ns" 2>/dev/null
     done
     FN_NETNS=()
+    # Host ends of the veths: a namespace can outlive `ip netns del` for a while (sockets of
+    # killed processes), and its veth pairs with it.
+    for p in fn-disc0 fn-pxy0 fn-pxy1; do ip link del "$p" 2>/dev/null; done
     ip link del "$FN_BRIDGE1" 2>/dev/null || true
     rm -rf "$FN_STATE/disc-etcd" "$FN_STATE/tinyproxy.conf"
 }

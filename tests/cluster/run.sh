@@ -6,8 +6,10 @@
 #   tests/cluster/run.sh --list           the scenarios
 #   tests/cluster/run.sh --cleanup        remove what a crashed run left (fn-* nodes, bridge)
 #
-# Needs root, tests/cluster/deps.sh, and the RPMs (make rpm). fleet steps need a fleet RPM
-# (or, with FN_PAYLOAD=binaries, FLEET_TARBALL / FLEET_BIN_DIR); without, they are SKIP.
+# Needs root, tests/cluster/deps.sh, and the RPMs in FN_RPM_DIR (tests/cluster/build-rpms.sh, or
+# make rpm; `make test-cluster` does all of it). fleet steps need a fleet RPM (or, with
+# FN_PAYLOAD=binaries, FLEET_TARBALL / FLEET_BIN_DIR); without, the nodes get
+# `[fleet] enabled = false` and the fleet steps are SKIP.
 # Output: PASS/FAIL/SKIP lines; journals and consoles in results/cluster/<scenario>/.
 # Exit status: 0 when nothing failed, 1 otherwise. See lib.sh for the environment.
 set -uo pipefail
@@ -42,7 +44,7 @@ for cmd in systemd-nspawn debootstrap nsenter ip rpm journalctl; do
     command -v "$cmd" >/dev/null || die "$cmd not found: run tests/cluster/deps.sh"
 done
 if [ "$FN_PAYLOAD" = rpm ]; then
-    compgen -G "$FN_RPM_DIR/*.rpm" >/dev/null || die "no RPMs in $FN_RPM_DIR: run make rpm first"
+    compgen -G "$FN_RPM_DIR/*.rpm" >/dev/null || die "no RPMs in $FN_RPM_DIR: run tests/cluster/build-rpms.sh (or make test-cluster)"
     log "payload: RPMs from $FN_RPM_DIR: $(cd "$FN_RPM_DIR" && printf '%s ' ./*.rpm)"
 else
     log "payload: binaries from $FN_BIN_DIR + host etcd (development fallback, not the RPMs)"
