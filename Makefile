@@ -48,6 +48,19 @@ demo-render:
 	target/debug/fleetnode check --config etc/examples/static-member.toml --root /nonexistent
 	target/debug/fleetnode render --config etc/examples/static-member.toml --root /nonexistent
 
+# Fuzzing: a short run in `make test`, a long one here (FUZZ_SECONDS per target).
+FUZZ_SECONDS ?= 600
+test-fuzz:
+	FUZZ_SECONDS=30 bash scripts/fuzz-ci.sh
+
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz-ci.sh
+
+# Benchmarks: writes BENCHMARKS.md (see benches/bench.py). BENCH_RUNS=N to change run counts.
+bench: deps
+	bash scripts/bench-deps.sh
+	python3 benches/bench.py
+
 clean:
 	$(CARGO) clean
 	rm -rf dist results
