@@ -83,6 +83,27 @@ def callgrind(argv, root):
     return int(m.group(1)) if m else None
 
 
+def profile_split(argv, root):
+    """Instructions spent in the dynamic loader (_dl_start) and in the program proper
+    (__libc_start_main, which runs main), from callgrind's inclusive costs."""
+    callgrind(argv, root)
+    out = subprocess.run(["callgrind_annotate", "--inclusive=yes", f"{WORK}/cg.out"], capture_output=True, text=True).stdout
+    def cost(fn):
+        for line in out.splitlines():
+            if fn in line:
+                return int(line.split()[0].replace(",", ""))
+        return 0
+    return cost("rtld.c:_dl_start "), cost("libc-start.c:__libc_start_main")
+
+
+def syscalls(argv, root):
+    shutil.rmtree(OUT, ignore_errors=True)
+    OUT.mkdir(parents=True)
+    r = subprocess.run(["strace", "-f", "-c", *map(str, argv)], env=env_for(root), capture_output=True, text=True)
+    last = [l for l in r.stderr.splitlines() if l.strip().endswith("total")]
+    return int(last[-1].split()[-2]) if last else None
+
+
 def peak_rss_kb(argv, root, runs=20):
     vals = []
     for _ in range(runs):
@@ -143,6 +164,23 @@ def main():
         lines.append(f"| {label} | {icount[label]:,} |")
     lines.append(f"| /bin/true | {callgrind(['/bin/true'], None):,} |")
     lines.append("")
+    if ours / true > 1.5:
+        ld_ours, main_ours = profile_split([GEN, OUT], example)
+        ld_true, main_true = profile_split(["/bin/true"], None)
+        sc_ours = syscalls([GEN, OUT], example) if shutil.which("strace") else None
+        sc_true = syscalls(["/bin/true"], None) if shutil.which("strace") else None
+        lines += ["### Where the 1.5x target against /bin/true is missed", "",
+                  f"Missed by {ours / true - 1.5:.2f}x ({(ours - 1.5 * true) * 1000:.2f} ms per boot). Callgrind, inclusive:", "",
+                  "| | dynamic loader (`_dl_start`) | the program (`__libc_start_main`) | syscalls (strace -c) |", "|---|---|---|---|",
+                  f"| fleetnode-generator | {ld_ours:,} | {main_ours:,} | {sc_ours} |",
+                  f"| /bin/true | {ld_true:,} | {main_true:,} | {sc_true} |", "",
+                  "The program's own work (reading and parsing the TOML, validating, rendering, and one "
+                  "create + write + rename per generated file, which is what a generator is for) and the "
+                  "larger relocation work of a 700 KB Rust binary that also loads libgcc_s (kept for "
+                  "`panic = \"unwind\"`, so a bug still yields a visible fleetnode-config.service) make the "
+                  "difference; std's runtime start-up is already skipped (`#![no_main]`). The comparison "
+                  "that matters for boot, against systemd's own generators, is met (below 0.3x of "
+                  "systemd-fstab-generator).", ""]
 
     # 3. Scaling.
     scale = [("3 static peers", fixture("p3", peers_config(3))),

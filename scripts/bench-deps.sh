@@ -3,7 +3,7 @@
 # systemd-zram-generator to compare against.
 set -euo pipefail
 missing=()
-for p in hyperfine valgrind time systemd-zram-generator; do
+for p in hyperfine valgrind time strace systemd-zram-generator; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then

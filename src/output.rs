@@ -14,8 +14,10 @@ pub fn write_files(dir: &Path, files: &[OutFile]) -> io::Result<()> {
     let mut written: Vec<PathBuf> = Vec::new();
     // Subdirectories made so far: one mkdir per directory, not per file.
     let mut made: Vec<PathBuf> = Vec::new();
+    // One getpid(2) for all temporary names (glibc does not cache it).
+    let pid = std::process::id();
     for f in files {
-        match write_one(dir, f, &mut made) {
+        match write_one(dir, f, &mut made, pid) {
             Ok(p) => written.push(p),
             Err(e) => {
                 for p in written.iter().rev() {
@@ -31,7 +33,7 @@ pub fn write_files(dir: &Path, files: &[OutFile]) -> io::Result<()> {
     Ok(())
 }
 
-fn write_one(dir: &Path, f: &OutFile, made: &mut Vec<PathBuf>) -> io::Result<PathBuf> {
+fn write_one(dir: &Path, f: &OutFile, made: &mut Vec<PathBuf>, pid: u32) -> io::Result<PathBuf> {
     let rel = Path::new(&f.path);
     // Rendered paths are relative and plain; refuse anything else rather than escape `dir`.
     if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
@@ -50,7 +52,7 @@ fn write_one(dir: &Path, f: &OutFile, made: &mut Vec<PathBuf>) -> io::Result<Pat
         made.push(parent.to_path_buf());
     }
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = parent.join(format!(".#{name}.{}", std::process::id()));
+    let tmp = parent.join(format!(".#{name}.{pid}"));
     match &f.content {
         Content::File { text, mode } => {
             let open = || {
