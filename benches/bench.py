@@ -101,7 +101,7 @@ def syscalls(argv, root):
     OUT.mkdir(parents=True)
     r = subprocess.run(["strace", "-f", "-c", *map(str, argv)], env=env_for(root), capture_output=True, text=True)
     last = [l for l in r.stderr.splitlines() if l.strip().endswith("total")]
-    return int(last[-1].split()[-2]) if last else None
+    return int(last[-1].split()[3]) if last else None  # % time, seconds, usecs/call, calls, [errors,] total
 
 
 def peak_rss_kb(argv, root, runs=20):
