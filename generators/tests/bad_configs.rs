@@ -12,6 +12,9 @@
 //! but does not fail the test (and the test fails when it starts passing, so the marker is
 //! removed with the fix). See tests/bad-configs/README.md.
 
+mod common;
+use common::cli;
+
 use std::ffi::OsString;
 use std::fs;
 use std::io::{Read, Write};
@@ -26,23 +29,6 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 
 fn corpus_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/bad-configs")
-}
-
-fn cli() -> PathBuf {
-    let gen = Path::new(env!("CARGO_BIN_EXE_fleetnode-generator"));
-    let cli = gen.with_file_name("fleetnode");
-    // The CLI lives in another package of the workspace: build it if this test runs alone.
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "-q", "-p", "fleetnode", "--bin", "fleetnode"])
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .status()
-        .expect("cargo runs");
-    assert!(
-        status.success() && cli.exists(),
-        "cannot build {}",
-        cli.display()
-    );
-    cli
 }
 
 fn is_root() -> bool {

@@ -2,27 +2,13 @@
 //! modes and symlinks included, for every golden case; `fleetnode check` agrees with the
 //! generator on valid (exit 0) and invalid (exit 1) configurations.
 
+mod common;
+use common::cli;
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn cli() -> PathBuf {
-    let gen = Path::new(env!("CARGO_BIN_EXE_fleetnode-generator"));
-    let cli = gen.with_file_name("fleetnode");
-    // The CLI lives in another package of the workspace: build it if this test runs alone.
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "-q", "-p", "fleetnode", "--bin", "fleetnode"])
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .status()
-        .expect("cargo runs");
-    assert!(
-        status.success() && cli.exists(),
-        "cannot build {}",
-        cli.display()
-    );
-    cli
-}
 
 fn tree(dir: &Path) -> Vec<(String, String)> {
     let mut out = Vec::new();

@@ -77,14 +77,7 @@ pub fn setup(cfg: &Config, sync_only: bool, report: &mut Report) -> Result<(), S
         ensure_user(&cfg.core.user, report)?
     };
     let home = SafeDir::open(&user.home).map_err(|e| e.to_string())?;
-    let (ssh, changed) = home
-        .subdir(".ssh", 0o700, user.uid, user.gid)
-        .map_err(|e| e.to_string())?;
-    if changed {
-        report
-            .changes
-            .push(format!("{}: created or fixed (0700)", ssh.path.display()));
-    }
+    let ssh = private_dir(&home, ".ssh", &user, report)?;
     let own_pub = if sync_only {
         read_own_public_key(&ssh)
     } else {
@@ -142,14 +135,7 @@ pub fn setup(cfg: &Config, sync_only: bool, report: &mut Report) -> Result<(), S
     }
 
     if !hosts.is_empty() {
-        let (fc, changed) = home
-            .subdir(".fleetctl", 0o700, user.uid, user.gid)
-            .map_err(|e| e.to_string())?;
-        if changed {
-            report
-                .changes
-                .push(format!("{}: created or fixed (0700)", fc.path.display()));
-        }
+        let fc = private_dir(&home, ".fleetctl", &user, report)?;
         let text = known_hosts(&hosts);
         if fc
             .write("known_hosts", text.as_bytes(), 0o644, user.uid, user.gid)
@@ -163,6 +149,24 @@ pub fn setup(cfg: &Config, sync_only: bool, report: &mut Report) -> Result<(), S
         }
     }
     Ok(())
+}
+
+/// A 0700 directory of the user's, created or fixed, the change reported.
+fn private_dir(
+    home: &SafeDir,
+    name: &str,
+    user: &CoreUser,
+    report: &mut Report,
+) -> Result<SafeDir, String> {
+    let (dir, changed) = home
+        .subdir(name, 0o700, user.uid, user.gid)
+        .map_err(|e| e.to_string())?;
+    if changed {
+        report
+            .changes
+            .push(format!("{}: created or fixed (0700)", dir.path.display()));
+    }
+    Ok(dir)
 }
 
 fn existing_user(name: &str) -> Result<CoreUser, String> {
