@@ -116,13 +116,14 @@ pub fn inspect(cfg: &Config, url: &Url) -> (Status, String) {
         Ok(c) => c,
         Err(e) => return (Status::Fail, e),
     };
+    // Errors without the URL: it holds the token, and health output lands in the journal.
     let get = |u: String| -> Result<Reply, String> {
-        let r = http.get(&u).send().map_err(|e| short(&e))?;
+        let r = http.get(&u).send().map_err(|e| short(&e.without_url()))?;
         if !r.status().is_success() {
             return Err(format!("HTTP {}", r.status()));
         }
         r.json::<Reply>()
-            .map_err(|e| format!("unexpected reply: {}", short(&e)))
+            .map_err(|e| format!("unexpected reply: {}", short(&e.without_url())))
     };
     let base = url.to_string().trim_end_matches('/').to_string();
     let members = match get(base.clone()) {

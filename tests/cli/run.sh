@@ -110,6 +110,9 @@ if command -v discovery.etcd.io >/dev/null; then
   rc=0; "$BIN" health --json --root "$work/noproxy" >"$work/h5.json" || rc=$?
   [ "$(status_of "$work/h5.json" etcd-discovery)" = fail ] && detail_of "$work/h5.json" etcd-discovery | grep -q "through proxy http://127.0.0.1:$DEAD" \
     && [ $rc -eq 1 ] && pass "proxy down during discovery: $(detail_of "$work/h5.json" etcd-discovery | cut -c1-110)..." || bad "proxy down: $(detail_of "$work/h5.json" etcd-discovery)"
+  # The token is a secret: health output (kept in the journal) names the host, never the URL.
+  ! grep -q "${url##*/}" "$work/h5.json" && ! grep -q "${full##*/}" "$work/h4.json" \
+    && pass "health output does not contain the discovery tokens" || bad "health output leaks a discovery token: $(cat "$work/h4.json" "$work/h5.json")"
 else
   bad "discovery.etcd.io is missing (apt-get install etcd-discovery)"
 fi
