@@ -19,9 +19,10 @@ PKGS=(
     etcd-client
     ca-certificates
     curl
-    etcd-discovery    # scenario 02: discovery.etcd.io, run in a network namespace
-    tinyproxy         # scenario 02: the proxy host
+    etcd-discovery    # scenarios 02, 10: discovery.etcd.io, run in a network namespace
+    tinyproxy         # scenarios 02, 10: the proxy host
     python3           # JSON of `fleetnode health --json`
+    openssl           # scenario 11: the test's own CA and node certificates (none committed)
 )
 
 [ "$(id -u)" = 0 ] || { echo "deps.sh: must run as root" >&2; exit 1; }

@@ -429,6 +429,7 @@ teardown() {
     done
     FN_NODES=()
     teardown_netns
+    rm -rf "${FN_STATE:?}/tls"  # scenario 11's test CA
     ip link del "$FN_BRIDGE" 2>/dev/null || true
     if [ -e "$FN_HOST_NETWORK_FILE" ]; then
         rm -f "$FN_HOST_NETWORK_FILE"
@@ -464,7 +465,18 @@ EOF
     fi
 }
 
-etcdctl3() { local n=$1; shift; in_node "$n" env ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 --command-timeout=5s "$@"; }
+# FN_ETCD_TLS: set (to the node's certificate dir) by TLS scenarios: etcdctl3 and etcd_curl then
+# speak https to the local member with the node's CA and client certificate.
+FN_ETCD_TLS=${FN_ETCD_TLS:-}
+_etcd_tls_args() {
+    [ -z "$FN_ETCD_TLS" ] || echo "--cacert $FN_ETCD_TLS/ca.crt --cert $FN_ETCD_TLS/server.crt --key $FN_ETCD_TLS/server.key"
+}
+_etcd_scheme() { if [ -n "$FN_ETCD_TLS" ]; then echo https; else echo http; fi; }
+# shellcheck disable=SC2046 # word splitting of the TLS arguments is intended
+etcdctl3() { local n=$1; shift; in_node "$n" env ETCDCTL_API=3 etcdctl --endpoints="$(_etcd_scheme)://127.0.0.1:2379" $(_etcd_tls_args) --command-timeout=5s "$@"; }
+# etcd_curl NODE PATH: GET the local member's client API (exit status of curl -sf).
+# shellcheck disable=SC2046
+etcd_curl() { in_node "$1" curl -sf --max-time 5 $(_etcd_tls_args) "$(_etcd_scheme)://127.0.0.1:2379$2"; }
 
 # Number of started members as seen by NODE.
 started_members() { etcdctl3 "$1" member list 2>/dev/null | grep -c ', started, '; }
@@ -474,7 +486,7 @@ _members_eq() { [ "$(started_members "$1")" = "$2" ]; }
 find_leader() {
     local n out
     for n in "$@"; do
-        out=$(in_node "$n" curl -sf --max-time 5 http://127.0.0.1:2379/v2/stats/leader 2>/dev/null) || continue
+        out=$(etcd_curl "$n" /v2/stats/leader 2>/dev/null) || continue
         echo "$n $(grep -o '"latency"' <<<"$out" | wc -l)"
         return 0
     done
@@ -604,11 +616,30 @@ make_discovery_env() {
         --etcd http://127.0.0.1:2379 --host "$FN_DISC_URL"
     printf 'Port 8888\nListen %s\nAllow %s.0/24\nLogFile "%s"\nLogLevel Info\nTimeout 30\nMaxClients 50\n' \
         "$FN_SUBNET.2" "$FN_SUBNET" "$d/tinyproxy.log" >"$FN_STATE/tinyproxy.conf"
+    # FN_PROXY_AUTH="user password": the proxy only serves clients that send these credentials.
+    [ -z "${FN_PROXY_AUTH:-}" ] || printf 'BasicAuth %s\n' "$FN_PROXY_AUTH" >>"$FN_STATE/tinyproxy.conf"
     : >"$d/tinyproxy.log"
-    _netns_run fn-proxy tinyproxy tinyproxy -d -c "$FN_STATE/tinyproxy.conf"
     wait_for 30 _port_open fn-disc "$FN_DISC_SUBNET.2" 8087 || { log "discovery.etcd.io did not start"; return 1; }
+    [ "${FN_PROXY_DOWN:-0}" = 1 ] || proxy_start
+}
+
+# proxy_start / proxy_stop: tinyproxy in fn-proxy up (bounded wait for its port) or down
+# (SIGTERM to the recorded PID, then until the port is closed).
+proxy_start() {
+    _netns_run fn-proxy tinyproxy tinyproxy -d -c "$FN_STATE/tinyproxy.conf"
     wait_for 30 _port_open fn-proxy "$FN_SUBNET.2" 8888 || { log "tinyproxy did not start"; return 1; }
 }
+proxy_stop() {
+    local pid ns
+    [ -e "$FN_STATE/netns-tinyproxy.pid" ] || return 0
+    read -r pid ns <"$FN_STATE/netns-tinyproxy.pid"
+    if [ -n "$pid" ] && ip netns pids "$ns" 2>/dev/null | grep -qx "$pid"; then
+        kill -TERM "$pid" 2>/dev/null
+    fi
+    rm -f "$FN_STATE/netns-tinyproxy.pid"
+    wait_for 10 _proxy_closed
+}
+_proxy_closed() { ! _port_open fn-proxy "$FN_SUBNET.2" 8888; }
 
 # Kills the recorded namespace processes (only while their netns is still ours), deletes fn-*
 # namespaces and fn-br1.

@@ -1,0 +1,168 @@
+# shellcheck shell=bash disable=SC2317 # helpers called through wait_for/check
+# Scenario 10: discovery faults and secrets, on booted nodes. The proxy (tinyproxy with Basic
+# auth) is down when the nodes boot: etcd keeps retrying the discovery service and
+# `fleetnode health` names the proxy. The proxy comes up and the cluster forms. An
+# unprivileged user on a node learns neither the proxy password nor the discovery URL (systemctl
+# show/cat, D-Bus, /proc, the generator directory, every readable file under /etc /run /var
+# /tmp /home). A fourth node given the same (now full) token: etcd exits with "cluster is full"
+# instead of joining or turning into a proxy, and `fleetnode health` says so.
+
+# secrets_seen_by NODE USER PATTERNFILE: what USER can read that holds a secret: the output of
+# systemctl show/cat, show-environment, /proc/*/environ+cmdline and the journal (printed, for
+# the caller to search), then "FILES:" and the readable files under /etc /run /var /tmp /home
+# that contain a line of PATTERNFILE (grep -f: the secrets never appear on a command line).
+_secrets_script='
+systemctl show etcd.service fleet.service fleetnode-health.service fleetnode-core.service 2>&1
+systemctl cat etcd.service fleet.service fleetnode-health.service 2>&1
+systemctl show-environment 2>&1
+busctl get-property org.freedesktop.systemd1 /org/freedesktop/systemd1/unit/etcd_2eservice org.freedesktop.systemd1.Service Environment 2>&1
+for p in /proc/[0-9]*; do tr "\0" " " <"$p/environ" 2>/dev/null; tr "\0" " " <"$p/cmdline" 2>/dev/null; echo; done
+journalctl -b --no-pager -o cat 2>&1 | tail -n 2000
+cat /run/systemd/generator/* /run/systemd/generator/*/* 2>&1
+echo FILES:
+grep -rIlsF -f "$1" --exclude=.fn-secrets /etc /run /var /tmp /home
+exit 0'
+secrets_seen_by() {
+    local n=$1 user=$2 pf=$3
+    if [ "$user" = root ]; then
+        FN_CMD_TIMEOUT=120 in_node "$n" sh -c "$_secrets_script" sh "$pf"
+    else
+        FN_CMD_TIMEOUT=120 in_node "$n" runuser -u "$user" -- sh -c "$_secrets_script" sh "$pf"
+    fi
+}
+
+scenario_10_discovery_faults() {
+    local nodes=(fn-node1 fn-node2 fn-node3) n
+    if ! command -v discovery.etcd.io >/dev/null || ! command -v tinyproxy >/dev/null || ! command -v etcd >/dev/null; then
+        fail "discovery.etcd.io, tinyproxy or etcd missing on the host (tests/cluster/deps.sh)"
+        return
+    fi
+    # A password the proxy insists on (tinyproxy BasicAuth takes [A-Za-z0-9]).
+    local pass
+    pass=pw$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+    if ! FN_PROXY_AUTH="fleet $pass" FN_PROXY_DOWN=1 make_discovery_env; then
+        fail "discovery host did not come up (logs: $FN_RESULTS/$FN_SCENARIO/)"
+        return
+    fi
+    pass "discovery.etcd.io on $FN_DISC_URL; the proxy host $FN_SUBNET.2 is up, tinyproxy is not running"
+    make_node fn-node1 "$(node_ip fn-node1)" "# placeholder"
+    local url
+    url=$(ip netns exec fn-disc "$(node_root fn-node1)/usr/bin/fleetnode" discovery new \
+        --endpoint "$FN_DISC_URL" --size 3 --root "$FN_STATE/no-root" 2>"$FN_RESULTS/$FN_SCENARIO/discovery-new.err")
+    if [[ $url != "$FN_DISC_URL"/* ]]; then
+        fail "fleetnode discovery new: $url $(cat "$FN_RESULTS/$FN_SCENARIO/discovery-new.err")"
+        return
+    fi
+    local token=${url##*/}
+    # discovery_toml (scenario 02) writes [proxy] from FN_PROXY_URL: here with the credentials.
+    # shellcheck disable=SC2034 # read by discovery_toml through dynamic scoping
+    local FN_PROXY_URL="http://fleet:$pass@$FN_SUBNET.2:8888"
+    for n in "${nodes[@]}"; do
+        if [ "$n" = fn-node1 ]; then
+            printf '%s\n' "$(discovery_toml "$n" "$(node_ip "$n")" "$url")" >"$(node_root "$n")/etc/fleetnode.toml"
+        else
+            make_node "$n" "$(node_ip "$n")" "$(discovery_toml "$n" "$(node_ip "$n")" "$url")"
+        fi
+    done
+    # systemd does not finish booting while etcd (Type=notify) waits for discovery: wait for
+    # etcd.service to be starting instead.
+    _etcd_starting() { [ "$(in_node "$1" systemctl is-active etcd.service)" = activating ]; }
+    for n in "${nodes[@]}"; do boot_node "$n"; done
+    for n in "${nodes[@]}"; do
+        wait_for 120 _etcd_starting "$n" || { fail "$n: etcd.service not starting after 120s"; debug_node "$n"; return; }
+    done
+    pass "proxy down: the nodes boot, etcd.service is starting on each"
+
+    # 1. The proxy is down: etcd retries (and is not given up on), health names the proxy.
+    local j retries
+    _retrying() { retries=$(in_node fn-node1 journalctl -b -u etcd.service --no-pager -o cat | grep -c 'retry connecting to discovery service'); [ "$retries" -ge 3 ]; }
+    if wait_for 60 _retrying; then
+        j=$(in_node fn-node1 journalctl -b -u etcd.service --no-pager -o cat | grep 'failed to get from discovery server' | tail -1 | grep -o '"error":"[^"]*' | cut -c10-)
+        pass "proxy down: etcd on fn-node1 retries the discovery service ($retries attempts so far; last: $j)"
+    else
+        fail "proxy down: etcd on fn-node1 does not retry discovery ($retries attempts in 60s)"
+        debug_node fn-node1
+    fi
+    local st
+    st=$(in_node fn-node1 systemctl is-active etcd.service)
+    check "proxy down: etcd.service is $st (still starting, not failed), $(in_node fn-node1 systemctl is-system-running) boot" test "$st" = activating
+    health_json fn-node1
+    local d
+    d=$(health_detail etcd-discovery)
+    if [ "$HEALTH_RC" = 1 ] && [[ " $HEALTH_SUMMARY " == *" etcd-discovery=fail "* ]] &&
+        [[ $d == *proxy* && $d == *"$FN_SUBNET.2:8888"* ]]; then
+        pass "proxy down: fleetnode health exits 1 and names the proxy: etcd-discovery: $d"
+    else
+        fail "proxy down: fleetnode health exit $HEALTH_RC ($HEALTH_SUMMARY), etcd-discovery: $d"
+        echo "$HEALTH_OUT" | sed 's/^/    /' >&2
+    fi
+    check "proxy down: health output holds neither the proxy password nor the token" \
+        eval '[[ $HEALTH_OUT != *"$pass"* && $HEALTH_OUT != *"$token"* ]]'
+
+    # 2. The proxy comes back: the retries succeed, without touching the nodes.
+    local t0=$SECONDS
+    if ! proxy_start; then fail "tinyproxy did not start"; return; fi
+    if wait_etcd_members fn-node1 3 150; then
+        pass "proxy back: the cluster formed through discovery $((SECONDS - t0))s later, no restart by hand"
+    else
+        fail "proxy back: $(started_members fn-node1) started members after 150s"
+        for n in "${nodes[@]}"; do debug_node "$n"; done
+        return
+    fi
+    check_health_cli "${nodes[@]}"
+    local code
+    code=$(in_node fn-node1 curl -s --max-time 5 -o /dev/null -w '%{http_code}' --proxy "http://$FN_SUBNET.2:8888" "$url")
+    check "the proxy refuses a client without the password (HTTP $code): the cluster used the credentials" test "$code" = 407
+
+    # 3. Secrets: an unprivileged user, then root as the control that the search can find them.
+    local pf=/home/fn-user/.fn-secrets seen files
+    in_node fn-node1 useradd -m -s /bin/sh fn-user
+    printf '%s\n%s\n' "$pass" "$token" >"$(node_root fn-node1)$pf"
+    in_node fn-node1 chown fn-user: "$pf"
+    in_node fn-node1 chmod 0600 "$pf"
+    seen=$(secrets_seen_by fn-node1 fn-user "$pf")
+    files=$(sed -n '/^FILES:$/,$p' <<<"$seen" | sed 1d | paste -sd ' ')
+    local out=${seen%FILES:*}
+    # The search ran (it saw the units and where their secrets are kept) ...
+    if grep -q '^EnvironmentFiles=/run/systemd/generator/fleetnode-etcd.env' <<<"$out" &&
+        grep -q '^EnvironmentFiles=/run/systemd/generator/fleetnode-proxy.env' <<<"$out" &&
+        grep -q 'ETCD_NAME=fn-node1' <<<"$out"; then
+        pass "fn-user sees etcd.service's environment and the names of its secret files ($(wc -l <<<"$out") lines of systemctl show/cat, /proc, journal)"
+    else
+        fail "fn-user: systemctl show/cat did not show the etcd unit (the search did not run?)"
+    fi
+    check "fn-user learns neither the proxy password nor the discovery URL from systemctl show/cat, D-Bus, /proc, the journal or the generator directory" \
+        eval '[[ $out != *"$pass"* && $out != *"$token"* ]]'
+    check "fn-user can read no file under /etc /run /var /tmp /home that holds them (${files:-none})" test -z "$files"
+    seen=$(secrets_seen_by fn-node1 root "$pf")
+    files=$(sed -n '/^FILES:$/,$p' <<<"$seen" | sed 1d | paste -sd ' ')
+    check "control: root finds them ($files)" \
+        eval '[[ " $files " == *" /run/systemd/generator/fleetnode-etcd.env "* && " $files " == *" /run/systemd/generator/fleetnode-proxy.env "* && " $files " == *" /etc/fleetnode.toml "* ]]'
+    local modes
+    modes=$(in_node fn-node1 stat -c '%a %U:%G %n' /run/systemd/generator/fleetnode-etcd.env /run/systemd/generator/fleetnode-proxy.env /etc/fleetnode.toml | paste -sd ',')
+    check "secret files: $modes" \
+        eval '[ "$modes" = "600 root:root /run/systemd/generator/fleetnode-etcd.env,600 root:root /run/systemd/generator/fleetnode-proxy.env,640 root:root /etc/fleetnode.toml" ]'
+
+    # 4. A fourth node with the same token: its cluster is full.
+    make_node fn-node4 "$(node_ip fn-node4)" "$(discovery_toml fn-node4 "$(node_ip fn-node4)" "$url")"
+    boot_node fn-node4
+    _full() { [[ $(in_node fn-node4 journalctl -b -u etcd.service --no-pager -o cat) == *'discovery: cluster is full'* ]]; }
+    if wait_for 90 _full; then
+        pass "fn-node4: etcd exits: $(in_node fn-node4 journalctl -b -u etcd.service --no-pager -o cat | grep -m1 'cluster is full' | grep -o '"error":"[^"]*' | cut -c10-)"
+    else
+        fail "fn-node4: no 'cluster is full' from etcd in 90s"
+        debug_node fn-node4
+    fi
+    check "fn-node4: etcd serves nothing on 127.0.0.1:2379 (not a member, not a v2 proxy)" \
+        eval '! in_node fn-node4 curl -sf --max-time 3 -o /dev/null http://127.0.0.1:2379/v2/keys'
+    _says_full() { health_json fn-node4 && [ "$HEALTH_RC" = 1 ] && [[ $(health_detail etcd-discovery) == *"discovery cluster is full: 3 of 3"* ]]; }
+    if wait_for 30 _says_full; then
+        pass "fn-node4: fleetnode health exits 1: etcd-discovery: $(health_detail etcd-discovery)"
+    else
+        fail "fn-node4: fleetnode health exit $HEALTH_RC ($HEALTH_SUMMARY), etcd-discovery: $(health_detail etcd-discovery)"
+    fi
+    local members
+    members=$(etcdctl3 fn-node1 member list 2>/dev/null | awk -F', ' '{print $3}' | sort | paste -sd ' ')
+    check "the cluster still has exactly fn-node1..3 ($members)" test "$members" = "fn-node1 fn-node2 fn-node3"
+    check_failed_empty "${nodes[@]}"
+}
