@@ -99,6 +99,9 @@ struct Reply {
 
 #[derive(Deserialize, Default)]
 struct Node {
+    /// The registry path; its last component is the member ID (the rest holds the token).
+    #[serde(default)]
+    key: Option<String>,
     #[serde(default)]
     value: Option<String>,
     #[serde(default)]
@@ -106,8 +109,9 @@ struct Node {
 }
 
 /// Why a discovery bootstrap is not getting anywhere: the service (or the proxy) cannot be
-/// reached, or the cluster behind the token is already full without this node.
-pub fn inspect(cfg: &Config, url: &Url) -> (Status, String) {
+/// reached, the cluster behind the token is already full without this node, or this node
+/// registered and then stopped waiting (`etcd_waiting`: etcd.service is activating/start).
+pub fn inspect(cfg: &Config, url: &Url, etcd_waiting: Option<bool>) -> (Status, String) {
     let host = match url.port {
         Some(p) => format!("{}://{}:{p}", url.scheme, url.host),
         None => format!("{}://{}", url.scheme, url.host),
@@ -141,14 +145,32 @@ pub fn inspect(cfg: &Config, url: &Url) -> (Status, String) {
         .ok()
         .and_then(|r| r.node.value?.parse().ok());
     let registered: Vec<String> = members.iter().filter_map(|n| n.value.clone()).collect();
-    let me = registered
-        .iter()
-        .any(|v| v.split('=').next() == Some(cfg.name.as_str()));
+    let mine = members.iter().find(|n| {
+        n.value
+            .as_deref()
+            .is_some_and(|v| v.split('=').next() == Some(cfg.name.as_str()))
+    });
+    let me = mine.is_some();
+    if let (Some(n), Some(false)) = (mine, etcd_waiting) {
+        let id = n
+            .key
+            .as_deref()
+            .and_then(|k| k.rsplit('/').next())
+            .unwrap_or("?");
+        return (
+            Status::Fail,
+            format!(
+                "this node ({}) is registered at {host}{} (member {id}) but etcd.service is not waiting for the others: an earlier bootstrap with this token was interrupted (etcd stopped after it registered), and etcd will not register again (\"member has been registered with discovery service\"). Delete the entry (curl -X DELETE <discovery URL>/{id}) and restart etcd, or bootstrap every member with a new token (`fleetnode discovery new`)",
+                cfg.name,
+                via(&proxy)
+            ),
+        );
+    }
     match size {
         Some(s) if registered.len() >= s && !me => (
             Status::Fail,
             format!(
-                "the discovery cluster is full: {} of {s} members registered and this node ({}) is not one of them; it cannot join with this token. Create a new token (`fleetnode discovery new`) for a new cluster, or add this node to the running cluster with `etcdctl member add`",
+                "the discovery cluster is full: {} of {s} members registered and this node ({}) is not one of them; it cannot join with this token, which bootstraps one cluster once. For a new cluster, create a new token (`fleetnode discovery new`) and give it to every member; fleetnode does not add a member to a running cluster (that is etcd's runtime reconfiguration: `etcdctl member add`)",
                 registered.len(),
                 cfg.name
             ),

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::etcd::{Etcd, Member};
 use super::systemd::Systemd;
-use super::{core, discovery, fleet, FAILED, OK};
+use super::{apply, core, discovery, fleet, FAILED, OK};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -166,8 +166,17 @@ pub fn checks(root: &std::path::Path, sync_keys: bool) -> Vec<Check> {
     // A discovery bootstrap that goes nowhere: say whether the service, the proxy or a full
     // cluster is the reason.
     let etcd_down = out.last().is_some_and(|c| c.status == Status::Fail);
+    // Only while etcd has no data: afterwards it never looks at the token again.
     if let (true, Bootstrap::Discovery(url)) = (etcd_down, &cfg.bootstrap) {
-        out.push(timed("etcd-discovery", || discovery::inspect(&cfg, url)));
+        if !apply::wal_exists(std::path::Path::new(&cfg.data_dir)) {
+            let waiting = Systemd::connect()
+                .and_then(|sd| sd.state("etcd.service"))
+                .ok()
+                .map(|s| s.active == "activating" && s.sub == "start");
+            out.push(timed("etcd-discovery", || {
+                discovery::inspect(&cfg, url, waiting)
+            }));
+        }
     }
     let mut members: Option<Vec<Member>> = None;
     out.push(timed("etcd-members", || match etcd.members() {

@@ -234,6 +234,7 @@ EOF
     chroot "$root" ssh-keygen -A >/dev/null 2>&1 || true
     install_payload "$root"
     printf '%s\n' "$toml" >"$root/etc/fleetnode.toml"
+    chmod 0640 "$root/etc/fleetnode.toml"  # as the RPM ships it (FN_PAYLOAD=binaries creates it)
     log "node $name: $ip, machine-id $(cat "$root/etc/machine-id")"
 }
 
@@ -403,6 +404,7 @@ cleanup_leftovers() {
         done
     fi
     teardown_netns
+    rm -rf "${FN_STATE:?}/tls"  # scenario 11's test CA
     local l
     for l in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -E '^(fn-|vb-fn-)'); do
         log "leftover: deleting link $l"
@@ -467,7 +469,7 @@ EOF
 
 # FN_ETCD_TLS: set (to the node's certificate dir) by TLS scenarios: etcdctl3 and etcd_curl then
 # speak https to the local member with the node's CA and client certificate.
-FN_ETCD_TLS=${FN_ETCD_TLS:-}
+FN_ETCD_TLS=""
 _etcd_tls_args() {
     [ -z "$FN_ETCD_TLS" ] || echo "--cacert $FN_ETCD_TLS/ca.crt --cert $FN_ETCD_TLS/server.crt --key $FN_ETCD_TLS/server.key"
 }
@@ -514,10 +516,27 @@ run_scenario() {
     cleanup_leftovers
     make_bridge
     local before=$FN_FAIL
+    FN_SCRUB=()
     "$fn"
     teardown
+    _scrub_results
     log "=== scenario $FN_SCENARIO done in $((SECONDS - t0))s ($((FN_FAIL - before)) failures)"
     echo "TIME: [$FN_SCENARIO] $((SECONDS - t0))s" | tee -a "$FN_RESULTS/summary.txt"
+}
+
+# FN_SCRUB: secrets a scenario made up (a proxy password, a discovery token). etcd logs them
+# and the proxy logs the token, so after teardown they are replaced by <scrubbed> in the
+# scenario's results (journals, logs).
+FN_SCRUB=()
+_scrub_results() {
+    local s f
+    for s in "${FN_SCRUB[@]}"; do
+        [ -n "$s" ] || continue
+        for f in "$FN_RESULTS/$FN_SCENARIO"/*; do
+            [ -f "$f" ] && grep -qaF -e "$s" "$f" && sed -i "s|$s|<scrubbed>|g" "$f"
+        done
+    done
+    FN_SCRUB=()
 }
 
 fn_install_traps() {
@@ -614,32 +633,24 @@ make_discovery_env() {
     wait_for 30 _port_open fn-disc 127.0.0.1 2379 || { log "discovery etcd did not start"; return 1; }
     _netns_run fn-disc discovery discovery.etcd.io --addr "$FN_DISC_SUBNET.2:8087" \
         --etcd http://127.0.0.1:2379 --host "$FN_DISC_URL"
-    printf 'Port 8888\nListen %s\nAllow %s.0/24\nLogFile "%s"\nLogLevel Info\nTimeout 30\nMaxClients 50\n' \
-        "$FN_SUBNET.2" "$FN_SUBNET" "$d/tinyproxy.log" >"$FN_STATE/tinyproxy.conf"
-    # FN_PROXY_AUTH="user password": the proxy only serves clients that send these credentials.
-    [ -z "${FN_PROXY_AUTH:-}" ] || printf 'BasicAuth %s\n' "$FN_PROXY_AUTH" >>"$FN_STATE/tinyproxy.conf"
+    # FN_PROXY_AUTH="user password": the proxy only serves clients that send these credentials
+    # (the file is 0600: it may hold the password).
+    (
+        umask 077
+        printf 'Port 8888\nListen %s\nAllow %s.0/24\nLogFile "%s"\nLogLevel Info\nTimeout 30\nMaxClients 50\n' \
+            "$FN_SUBNET.2" "$FN_SUBNET" "$d/tinyproxy.log" >"$FN_STATE/tinyproxy.conf"
+        [ -z "${FN_PROXY_AUTH:-}" ] || printf 'BasicAuth %s\n' "$FN_PROXY_AUTH" >>"$FN_STATE/tinyproxy.conf"
+    )
     : >"$d/tinyproxy.log"
     wait_for 30 _port_open fn-disc "$FN_DISC_SUBNET.2" 8087 || { log "discovery.etcd.io did not start"; return 1; }
     [ "${FN_PROXY_DOWN:-0}" = 1 ] || proxy_start
 }
 
-# proxy_start / proxy_stop: tinyproxy in fn-proxy up (bounded wait for its port) or down
-# (SIGTERM to the recorded PID, then until the port is closed).
+# proxy_start: tinyproxy in fn-proxy, bounded wait for its port.
 proxy_start() {
     _netns_run fn-proxy tinyproxy tinyproxy -d -c "$FN_STATE/tinyproxy.conf"
     wait_for 30 _port_open fn-proxy "$FN_SUBNET.2" 8888 || { log "tinyproxy did not start"; return 1; }
 }
-proxy_stop() {
-    local pid ns
-    [ -e "$FN_STATE/netns-tinyproxy.pid" ] || return 0
-    read -r pid ns <"$FN_STATE/netns-tinyproxy.pid"
-    if [ -n "$pid" ] && ip netns pids "$ns" 2>/dev/null | grep -qx "$pid"; then
-        kill -TERM "$pid" 2>/dev/null
-    fi
-    rm -f "$FN_STATE/netns-tinyproxy.pid"
-    wait_for 10 _proxy_closed
-}
-_proxy_closed() { ! _port_open fn-proxy "$FN_SUBNET.2" 8888; }
 
 # Kills the recorded namespace processes (only while their netns is still ours), deletes fn-*
 # namespaces and fn-br1.

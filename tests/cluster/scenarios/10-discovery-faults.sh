@@ -5,7 +5,9 @@
 # unprivileged user on a node learns neither the proxy password nor the discovery URL (systemctl
 # show/cat, D-Bus, /proc, the generator directory, every readable file under /etc /run /var
 # /tmp /home). A fourth node given the same (now full) token: etcd exits with "cluster is full"
-# instead of joining or turning into a proxy, and `fleetnode health` says so.
+# instead of joining or turning into a proxy, systemd gives up after its start limit, and
+# `fleetnode health` says so. fn-node4 then gets a new token through `fleetnode apply`, and its
+# bootstrap is interrupted (etcd restarted while it waits): health explains the dead end.
 
 # secrets_seen_by NODE USER PATTERNFILE: what USER can read that holds a secret: the output of
 # systemctl show/cat, show-environment, /proc/*/environ+cmdline and the journal (printed, for
@@ -40,7 +42,12 @@ scenario_10_discovery_faults() {
     # A password the proxy insists on (tinyproxy BasicAuth takes [A-Za-z0-9]).
     local pass
     pass=pw$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
-    if ! FN_PROXY_AUTH="fleet $pass" FN_PROXY_DOWN=1 make_discovery_env; then
+    FN_SCRUB+=("$pass")
+    # Read by make_discovery_env; local, not exported (the password stays out of the
+    # environment of the discovery host's processes).
+    # shellcheck disable=SC2034
+    local FN_PROXY_AUTH="fleet $pass" FN_PROXY_DOWN=1
+    if ! make_discovery_env; then
         fail "discovery host did not come up (logs: $FN_RESULTS/$FN_SCENARIO/)"
         return
     fi
@@ -54,6 +61,7 @@ scenario_10_discovery_faults() {
         return
     fi
     local token=${url##*/}
+    FN_SCRUB+=("$token")
     # discovery_toml (scenario 02) writes [proxy] from FN_PROXY_URL: here with the credentials.
     # shellcheck disable=SC2034 # read by discovery_toml through dynamic scoping
     local FN_PROXY_URL="http://fleet:$pass@$FN_SUBNET.2:8888"
@@ -96,8 +104,11 @@ scenario_10_discovery_faults() {
         fail "proxy down: fleetnode health exit $HEALTH_RC ($HEALTH_SUMMARY), etcd-discovery: $d"
         echo "$HEALTH_OUT" | sed 's/^/    /' >&2
     fi
-    check "proxy down: health output holds neither the proxy password nor the token" \
-        eval '[[ $HEALTH_OUT != *"$pass"* && $HEALTH_OUT != *"$token"* ]]'
+    local text
+    # shellcheck disable=SC2034 # read in the eval below
+    text=$(in_node fn-node1 fleetnode health 2>&1)
+    check "proxy down: health output (--json and text, stdout and stderr) holds neither the proxy password nor the token" \
+        eval '[ -n "$HEALTH_OUT" ] && [[ $text == *etcd-discovery* ]] && [[ $HEALTH_OUT$text != *"$pass"* && $HEALTH_OUT$text != *"$token"* ]]'
 
     # 2. The proxy comes back: the retries succeed, without touching the nodes.
     local t0=$SECONDS
@@ -111,7 +122,7 @@ scenario_10_discovery_faults() {
     fi
     check_health_cli "${nodes[@]}"
     local code
-    code=$(in_node fn-node1 curl -s --max-time 5 -o /dev/null -w '%{http_code}' --proxy "http://$FN_SUBNET.2:8888" "$url")
+    code=$(in_node fn-node1 curl -s --max-time 5 -o /dev/null -w '%{http_code}' --proxy "http://$FN_SUBNET.2:8888" "$FN_DISC_URL/")
     check "the proxy refuses a client without the password (HTTP $code): the cluster used the credentials" test "$code" = 407
 
     # 3. Secrets: an unprivileged user, then root as the control that the search can find them.
@@ -120,8 +131,15 @@ scenario_10_discovery_faults() {
     printf '%s\n%s\n' "$pass" "$token" >"$(node_root fn-node1)$pf"
     in_node fn-node1 chown fn-user: "$pf"
     in_node fn-node1 chmod 0600 "$pf"
+    # The control for the unprivileged search: a world-readable file holding the token, planted
+    # by the test, must be the one file it finds.
+    printf 'planted by the test: %s\n' "$token" >"$(node_root fn-node1)/var/tmp/fn-planted"
+    chmod 0644 "$(node_root fn-node1)/var/tmp/fn-planted"
     seen=$(secrets_seen_by fn-node1 fn-user "$pf")
-    files=$(sed -n '/^FILES:$/,$p' <<<"$seen" | sed 1d | paste -sd ' ')
+    rm -f "$(node_root fn-node1)/var/tmp/fn-planted"
+    files=$(sed -n '/^FILES:$/,$p' <<<"$seen" | sed 1d | grep -vx /var/tmp/fn-planted | paste -sd ' ')
+    check "control: fn-user's search finds the world-readable file planted with the token" \
+        grep -qx /var/tmp/fn-planted <<<"$seen"
     local out=${seen%FILES:*}
     # The search ran (it saw the units and where their secrets are kept) ...
     if grep -q '^EnvironmentFiles=/run/systemd/generator/fleetnode-etcd.env' <<<"$out" &&
@@ -131,11 +149,21 @@ scenario_10_discovery_faults() {
     else
         fail "fn-user: systemctl show/cat did not show the etcd unit (the search did not run?)"
     fi
-    check "fn-user learns neither the proxy password nor the discovery URL from systemctl show/cat, D-Bus, /proc, the journal or the generator directory" \
+    check "fn-user learns neither the proxy password nor the discovery URL from systemctl show/cat, D-Bus, /proc or the generator directory" \
         eval '[[ $out != *"$pass"* && $out != *"$token"* ]]'
+    local uj
+    uj=$(in_node fn-node1 runuser -u fn-user -- journalctl -b -u etcd.service --no-pager -o cat 2>&1)
+    check "fn-user (not in systemd-journal/adm) cannot read etcd's journal, where etcd logs the token: $(head -1 <<<"$uj")" \
+        eval '[[ $uj != *"\"level\":"* && $uj != *"$token"* ]]'
     check "fn-user can read no file under /etc /run /var /tmp /home that holds them (${files:-none})" test -z "$files"
     seen=$(secrets_seen_by fn-node1 root "$pf")
     files=$(sed -n '/^FILES:$/,$p' <<<"$seen" | sed 1d | paste -sd ' ')
+    local rootj
+    rootj=$(in_node fn-node1 journalctl -b -u etcd.service --no-pager -o cat)
+    local pw_logged=no
+    [[ $rootj != *"$pass"* ]] || pw_logged=yes
+    check "control: root reads etcd's journal, and etcd logs the token there (the proxy password too: $pw_logged)" \
+        eval '[[ $rootj == *"\"level\":"* && $rootj == *"$token"* ]]'
     check "control: root finds them ($files)" \
         eval '[[ " $files " == *" /run/systemd/generator/fleetnode-etcd.env "* && " $files " == *" /run/systemd/generator/fleetnode-proxy.env "* && " $files " == *" /etc/fleetnode.toml "* ]]'
     local modes
@@ -146,12 +174,23 @@ scenario_10_discovery_faults() {
     # 4. A fourth node with the same token: its cluster is full.
     make_node fn-node4 "$(node_ip fn-node4)" "$(discovery_toml fn-node4 "$(node_ip fn-node4)" "$url")"
     boot_node fn-node4
-    _full() { [[ $(in_node fn-node4 journalctl -b -u etcd.service --no-pager -o cat) == *'discovery: cluster is full'* ]]; }
+    local j4
+    _full() { j4=$(in_node fn-node4 journalctl -b -u etcd.service --no-pager -o cat); [[ $j4 == *'failed to bootstrap; discovery token was already used'* ]]; }
     if wait_for 90 _full; then
-        pass "fn-node4: etcd exits: $(in_node fn-node4 journalctl -b -u etcd.service --no-pager -o cat | grep -m1 'cluster is full' | grep -o '"error":"[^"]*' | cut -c10-)"
+        pass "fn-node4: etcd exits: $(grep -m1 'discovery token was already used' <<<"$j4" | grep -o '"error":"[^"]*' | cut -c10-)"
     else
-        fail "fn-node4: no 'cluster is full' from etcd in 90s"
+        fail "fn-node4: no 'discovery token was already used' from etcd in 90s"
         debug_node fn-node4
+    fi
+    # It must not have become etcd's v2 proxy (the default fallback).
+    check "fn-node4: etcd did not fall back to a v2 proxy (no 'falling back to proxy' in its journal, no proxy/ in its data dir)" \
+        eval '[[ $j4 != *"falling back to proxy"* && $j4 != *"v2 proxy started"* ]] && ! in_node fn-node4 test -e /var/lib/etcd/proxy'
+    # Restart= retries it; the start limit ends the loop with a failed unit.
+    _gave_up() { [ "$(in_node fn-node4 systemctl show -p ActiveState --value etcd.service)" = failed ]; }
+    if wait_for 150 _gave_up; then
+        pass "fn-node4: systemd gave up on etcd: $(in_node fn-node4 systemctl show -p Result --value etcd.service), after $(in_node fn-node4 systemctl show -p NRestarts --value etcd.service) restarts; systemctl --failed lists it"
+    else
+        fail "fn-node4: etcd.service still $(in_node fn-node4 systemctl is-active etcd.service) after 150s (NRestarts $(in_node fn-node4 systemctl show -p NRestarts --value etcd.service))"
     fi
     check "fn-node4: etcd serves nothing on 127.0.0.1:2379 (not a member, not a v2 proxy)" \
         eval '! in_node fn-node4 curl -sf --max-time 3 -o /dev/null http://127.0.0.1:2379/v2/keys'
@@ -161,6 +200,39 @@ scenario_10_discovery_faults() {
     else
         fail "fn-node4: fleetnode health exit $HEALTH_RC ($HEALTH_SUMMARY), etcd-discovery: $(health_detail etcd-discovery)"
     fi
+
+    # 5. fn-node4 gets a new token (size 2): `fleetnode apply` clears the failed unit and starts
+    # etcd, although a failed bootstrap left member/snap in its data dir (no WAL: no data).
+    local url2
+    url2=$(ip netns exec fn-disc "$(node_root fn-node1)/usr/bin/fleetnode" discovery new \
+        --endpoint "$FN_DISC_URL" --size 2 --root "$FN_STATE/no-root" 2>>"$FN_RESULTS/$FN_SCENARIO/discovery-new.err")
+    FN_SCRUB+=("${url2##*/}")
+    sed -i "s|$url|$url2|" "$(node_root fn-node4)/etc/fleetnode.toml"
+    local out rc=0
+    out=$(FN_CMD_TIMEOUT=150 in_node fn-node4 fleetnode apply 2>&1) || rc=$?
+    st=$(in_node fn-node4 systemctl show -p ActiveState,SubState --value etcd.service | paste -sd /)
+    if [ $rc = 0 ] && [ "$st" = activating/start ] && grep -q '^etcd.service: \(started\|restarted\)' <<<"$out"; then
+        pass "fn-node4: new token + fleetnode apply: etcd.service $st (registered, waiting for its peer): $(grep '^etcd.service: [sr]' <<<"$out" | head -1)"
+    else
+        fail "fn-node4: fleetnode apply with a new token: exit $rc, etcd.service $st"
+        echo "$out" | sed 's/^/    /' >&2
+    fi
+    _waits() { health_json fn-node4 && [[ $(health_detail etcd-discovery) == "1 of 2 members registered"*"waiting for the others"* ]]; }
+    check "fn-node4: fleetnode health: etcd-discovery: $(wait_for 30 _waits; health_detail etcd-discovery)" _waits
+
+    # 6. The bootstrap is interrupted (etcd restarted while it waits): etcd refuses to register
+    # again, and health says what happened and what to do.
+    in_node fn-node4 systemctl restart --no-block etcd.service
+    _refuses() { [[ $(in_node fn-node4 journalctl -b -u etcd.service --no-pager -o cat) == *'member has been registered with discovery service'* ]]; }
+    check "fn-node4: restarted while waiting, etcd refuses to register again ('member has been registered with discovery service')" \
+        wait_for 60 _refuses
+    _interrupted() { health_json fn-node4 && [ "$HEALTH_RC" = 1 ] && [[ $(health_detail etcd-discovery) == *"earlier bootstrap with this token was interrupted"* ]]; }
+    if wait_for 60 _interrupted; then
+        pass "fn-node4: fleetnode health exits 1: etcd-discovery: $(health_detail etcd-discovery)"
+    else
+        fail "fn-node4: interrupted bootstrap: health exit $HEALTH_RC, etcd-discovery: $(health_detail etcd-discovery)"
+    fi
+
     local members
     members=$(etcdctl3 fn-node1 member list 2>/dev/null | awk -F', ' '{print $3}' | sort | paste -sd ' ')
     check "the cluster still has exactly fn-node1..3 ($members)" test "$members" = "fn-node1 fn-node2 fn-node3"
