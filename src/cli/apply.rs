@@ -92,8 +92,10 @@ pub fn run(root: &Path, dry_run: bool) -> u8 {
             .as_ref()
             .is_some_and(|s| s.active == "active" || s.active == "activating");
         // A unit that gave up (start limit hit, e.g. etcd with a full discovery token) refuses
-        // to start until its failure is cleared.
-        if state.as_ref().is_some_and(|s| s.active == "failed") {
+        // to start until its failure is cleared. (fleetnode-config.service: below.)
+        if *unit != "fleetnode-config.service"
+            && state.as_ref().is_some_and(|s| s.active == "failed")
+        {
             let _ = sd.reset_failed(unit);
         }
         let result = if *unit == "fleetnode-config.service" {
@@ -154,10 +156,12 @@ fn wait_settled(sd: &Systemd, unit: &str, limit: Duration) -> Option<(String, St
     let start = Instant::now();
     loop {
         let s = sd.state(unit).ok()?;
-        let settled = !matches!(
-            s.active.as_str(),
-            "activating" | "deactivating" | "reloading"
-        );
+        // A start job may wait for its ordering dependencies while the unit is still inactive.
+        let settled = !s.job
+            && !matches!(
+                s.active.as_str(),
+                "activating" | "deactivating" | "reloading"
+            );
         if settled || start.elapsed() > limit {
             return Some((s.active, s.sub));
         }

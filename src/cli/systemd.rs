@@ -30,6 +30,9 @@ trait Unit {
     fn load_state(&self) -> zbus::Result<String>;
     #[zbus(property)]
     fn fragment_path(&self) -> zbus::Result<String>;
+    /// The pending job: (id, path); id 0 when there is none.
+    #[zbus(property)]
+    fn job(&self) -> zbus::Result<(u32, OwnedObjectPath)>;
 }
 
 pub struct Systemd {
@@ -42,6 +45,8 @@ pub struct UnitState {
     pub active: String,
     pub sub: String,
     pub fragment: String,
+    /// A job (start, stop, ...) is queued or running for the unit.
+    pub job: bool,
 }
 
 pub type Result<T> = std::result::Result<T, String>;
@@ -110,6 +115,7 @@ impl Systemd {
             active: u.active_state().map_err(|e| err(unit, e))?,
             sub: u.sub_state().map_err(|e| err(unit, e))?,
             fragment: u.fragment_path().map_err(|e| err(unit, e))?,
+            job: u.job().map(|(id, _)| id != 0).unwrap_or(false),
         })
     }
 }
