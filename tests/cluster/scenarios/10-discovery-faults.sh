@@ -173,6 +173,7 @@ scenario_10_discovery_faults() {
 
     # 4. A fourth node with the same token: its cluster is full.
     make_node fn-node4 "$(node_ip fn-node4)" "$(discovery_toml fn-node4 "$(node_ip fn-node4)" "$url")"
+    local t4=$SECONDS
     boot_node fn-node4
     local j4
     _full() { j4=$(in_node fn-node4 journalctl -b -u etcd.service --no-pager -o cat); [[ $j4 == *'failed to bootstrap; discovery token was already used'* ]]; }
@@ -188,7 +189,7 @@ scenario_10_discovery_faults() {
     # Restart= retries it; the start limit ends the loop with a failed unit.
     _gave_up() { [ "$(in_node fn-node4 systemctl show -p ActiveState --value etcd.service)" = failed ]; }
     if wait_for 150 _gave_up; then
-        pass "fn-node4: systemd gave up on etcd: $(in_node fn-node4 systemctl show -p Result --value etcd.service), after $(in_node fn-node4 systemctl show -p NRestarts --value etcd.service) restarts; systemctl --failed lists it"
+        pass "fn-node4: systemd gave up on etcd $((SECONDS - t4))s after boot: $(in_node fn-node4 systemctl show -p Result --value etcd.service), after $(in_node fn-node4 systemctl show -p NRestarts --value etcd.service) restarts; systemctl --failed lists it"
     else
         fail "fn-node4: etcd.service still $(in_node fn-node4 systemctl is-active etcd.service) after 150s (NRestarts $(in_node fn-node4 systemctl show -p NRestarts --value etcd.service))"
     fi
