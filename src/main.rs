@@ -82,6 +82,15 @@ enum Command {
         sync: bool,
     },
     /// Run the health checks (exit 1 if one fails).
+    ///
+    /// The checks, in order: config (the configuration is valid); units (etcd.service,
+    /// fleet.socket, fleet.service active); etcd-health (the local member's or the endpoints'
+    /// /health); etcd-discovery (only when etcd is down during a discovery bootstrap, before
+    /// etcd has data: the discovery service or the proxy unreachable, the token's cluster
+    /// full, this node's bootstrap interrupted, or waiting for the other members);
+    /// etcd-members; etcd-quorum (warns while a member is down and quorum holds, fails
+    /// without quorum); etcd-leader; fleet-machines; core-keys (with --sync-keys). Each is ok,
+    /// warn, fail or skip; the exit status is 1 when one fails, 0 otherwise.
     Health {
         /// Machine-readable output.
         #[arg(long)]

@@ -168,10 +168,15 @@ pub fn checks(root: &std::path::Path, sync_keys: bool) -> Vec<Check> {
     let etcd_down = out.last().is_some_and(|c| c.status == Status::Fail);
     // Only while etcd has no data: afterwards it never looks at the token again.
     if let (true, Bootstrap::Discovery(url)) = (etcd_down, &cfg.bootstrap) {
-        if !apply::wal_exists(std::path::Path::new(&cfg.data_dir)) {
+        let data_dir = std::path::Path::new(&cfg.data_dir);
+        if !apply::wal_exists(data_dir) {
+            // Unless the data dir is readable (health runs as root), an absent WAL proves
+            // nothing, and neither does a stopped etcd.
+            let readable = !data_dir.exists() || std::fs::read_dir(data_dir).is_ok();
             let waiting = Systemd::connect()
                 .and_then(|sd| sd.state("etcd.service"))
                 .ok()
+                .filter(|_| readable)
                 .map(|s| s.active == "activating" && s.sub == "start");
             out.push(timed("etcd-discovery", || {
                 discovery::inspect(&cfg, url, waiting)
