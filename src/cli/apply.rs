@@ -10,6 +10,7 @@ use fleetnode::config::Config;
 use fleetnode::render::{Content, OutFile};
 use fleetnode::{files_for, load, Outcome};
 
+use super::etcd::wal_exists;
 use super::systemd::Systemd;
 use super::{FAILED, OK};
 
@@ -91,13 +92,6 @@ pub fn run(root: &Path, dry_run: bool) -> u8 {
         let active = state
             .as_ref()
             .is_some_and(|s| s.active == "active" || s.active == "activating");
-        // A unit that gave up (start limit hit, e.g. etcd with a full discovery token) refuses
-        // to start until its failure is cleared. (fleetnode-config.service: below.)
-        if *unit != "fleetnode-config.service"
-            && state.as_ref().is_some_and(|s| s.active == "failed")
-        {
-            let _ = sd.reset_failed(unit);
-        }
         let result = if *unit == "fleetnode-config.service" {
             if wanted {
                 // Still (or newly) invalid is excluded above; this is the error unit appearing.
@@ -125,6 +119,11 @@ To change membership use `etcdctl member add/remove`; to re-bootstrap this membe
         } else if active {
             sd.restart(unit).map(|_| "restarted")
         } else if wanted || *unit == "fleetnode-health.timer" {
+            // A unit that gave up (start limit hit, e.g. etcd with a full discovery token)
+            // refuses to start until its failure is cleared.
+            if state.as_ref().is_some_and(|s| s.active == "failed") {
+                let _ = sd.reset_failed(unit);
+            }
             sd.start(unit).map(|_| "started")
         } else {
             Ok("changed (not running, not started)")
@@ -169,18 +168,9 @@ fn wait_settled(sd: &Systemd, unit: &str, limit: Duration) -> Option<(String, St
     }
 }
 
-/// Whether etcd has data already (so bootstrap settings no longer apply): as etcd decides it,
-/// a `*.wal` file in member/wal. A bootstrap that failed (a full or reused discovery token)
-/// leaves member/snap behind but no WAL, and the next start bootstraps again.
+/// Whether etcd has data already (so bootstrap settings no longer apply).
 fn data_dir_in_use(cfg: Option<&Config>) -> bool {
     cfg.is_some_and(|c| wal_exists(Path::new(&c.data_dir)))
-}
-
-pub fn wal_exists(data_dir: &Path) -> bool {
-    fs::read_dir(data_dir.join("member").join("wal")).is_ok_and(|d| {
-        d.flatten()
-            .any(|e| e.file_name().to_string_lossy().ends_with(".wal"))
-    })
 }
 
 pub fn tree_of(files: &[OutFile]) -> Tree {
@@ -310,33 +300,6 @@ fn is_bootstrap_path(p: &str, before: &Tree, after: &Tree) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn data_is_a_wal_file_not_a_member_dir() {
-        let d = std::env::temp_dir().join(format!("fleetnode-wal-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&d);
-        assert!(!wal_exists(&d), "no data dir");
-        // What a failed discovery bootstrap leaves: member/snap/db, no WAL.
-        fs::create_dir_all(d.join("member/snap")).unwrap();
-        fs::write(d.join("member/snap/db"), b"x").unwrap();
-        fs::create_dir_all(d.join("member/wal")).unwrap();
-        assert!(
-            !wal_exists(&d),
-            "member/snap and an empty member/wal are not data"
-        );
-        fs::write(d.join("member/wal/0.tmp"), b"x").unwrap();
-        assert!(
-            !wal_exists(&d),
-            "a preallocated temporary file is not a WAL"
-        );
-        fs::write(
-            d.join("member/wal/0000000000000000-0000000000000000.wal"),
-            b"x",
-        )
-        .unwrap();
-        assert!(wal_exists(&d));
-        fs::remove_dir_all(&d).unwrap();
-    }
 
     fn t(entries: &[(&str, &str)]) -> Tree {
         entries

@@ -1,5 +1,6 @@
 //! A small client for etcd's v2 API (the API fleet uses): health, members, stats, keys.
 
+use std::path::Path;
 use std::time::Duration;
 
 use fleetnode::config::{Config, Role};
@@ -222,6 +223,16 @@ impl Etcd {
     }
 }
 
+/// Whether etcd has data (a member that never looks at bootstrap settings again): as etcd
+/// decides it, a `*.wal` file in member/wal. A bootstrap that failed (a full or reused
+/// discovery token) leaves member/snap behind but no WAL, and the next start bootstraps again.
+pub fn wal_exists(data_dir: &Path) -> bool {
+    std::fs::read_dir(data_dir.join("member").join("wal")).is_ok_and(|d| {
+        d.flatten()
+            .any(|e| e.file_name().to_string_lossy().ends_with(".wal"))
+    })
+}
+
 /// reqwest's error with its cause chain, on one line.
 pub fn short(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
@@ -235,4 +246,37 @@ pub fn short(e: &dyn std::error::Error) -> String {
         src = c.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    #[test]
+    fn data_is_a_wal_file_not_a_member_dir() {
+        let d = std::env::temp_dir().join(format!("fleetnode-wal-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        assert!(!wal_exists(&d), "no data dir");
+        // What a failed discovery bootstrap leaves: member/snap/db, no WAL.
+        fs::create_dir_all(d.join("member/snap")).unwrap();
+        fs::write(d.join("member/snap/db"), b"x").unwrap();
+        fs::create_dir_all(d.join("member/wal")).unwrap();
+        assert!(
+            !wal_exists(&d),
+            "member/snap and an empty member/wal are not data"
+        );
+        fs::write(d.join("member/wal/0.tmp"), b"x").unwrap();
+        assert!(
+            !wal_exists(&d),
+            "a preallocated temporary file is not a WAL"
+        );
+        fs::write(
+            d.join("member/wal/0000000000000000-0000000000000000.wal"),
+            b"x",
+        )
+        .unwrap();
+        assert!(wal_exists(&d));
+        fs::remove_dir_all(&d).unwrap();
+    }
 }

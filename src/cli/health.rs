@@ -7,9 +7,9 @@ use fleetnode::config::{Address, Bootstrap, Config, Role};
 use fleetnode::{load, Outcome};
 use serde_json::json;
 
-use super::etcd::{Etcd, Member};
+use super::etcd::{wal_exists, Etcd, Member};
 use super::systemd::Systemd;
-use super::{apply, core, discovery, fleet, FAILED, OK};
+use super::{core, discovery, fleet, FAILED, OK};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -169,7 +169,7 @@ pub fn checks(root: &std::path::Path, sync_keys: bool) -> Vec<Check> {
     // Only while etcd has no data: afterwards it never looks at the token again.
     if let (true, Bootstrap::Discovery(url)) = (etcd_down, &cfg.bootstrap) {
         let data_dir = std::path::Path::new(&cfg.data_dir);
-        if !apply::wal_exists(data_dir) {
+        if !wal_exists(data_dir) {
             // Unless the data dir is readable (health runs as root), an absent WAL proves
             // nothing, and neither does a stopped etcd.
             let readable = !data_dir.exists() || std::fs::read_dir(data_dir).is_ok();

@@ -82,16 +82,8 @@ up_discovery() {
     local nodes=(fn-node1 fn-node2 fn-node3) n url t0
     make_bridge
     make_discovery_env >&2 || { UP="discovery env failed"; return 1; }
-    make_node fn-node1 "$(node_ip fn-node1)" "#" 2>/dev/null
-    url=$(ip netns exec fn-disc "$(node_root fn-node1)/usr/bin/fleetnode" discovery new \
-        --endpoint "$FN_DISC_URL" --size 3 --root "$FN_STATE/no-root" 2>/dev/null) || { UP="discovery new failed"; return 1; }
-    for n in "${nodes[@]}"; do
-        if [ "$n" = fn-node1 ]; then
-            discovery_toml "$n" "$(node_ip "$n")" "$url" >"$(node_root "$n")/etc/fleetnode.toml"
-        else
-            make_node "$n" "$(node_ip "$n")" "$(discovery_toml "$n" "$(node_ip "$n")" "$url")" 2>/dev/null
-        fi
-    done
+    discovery_new 3 url || { UP="discovery new failed"; return 1; }
+    make_discovery_members "$url" "${nodes[@]}"
     t0=$(now) T0MONO=$(mono)
     for n in "${nodes[@]}"; do boot_node "$n" 2>/dev/null; done
     _poll_healthy "$t0" 240 "${nodes[@]}" && phases "$T0MONO" "${nodes[@]}"

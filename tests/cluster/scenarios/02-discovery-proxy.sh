@@ -4,59 +4,19 @@
 # host on both bridges. The nodes get the token URL (`fleetnode discovery new`) and [proxy] with
 # the node subnet in no_proxy; the cluster forms; the proxy log shows the discovery requests
 # from every node and no peer traffic.
-discovery_toml() {
-    local name=$1 ip=$2 url=$3
-    cat <<EOF2
-[node]
-name = "$name"
-address = "$ip"
-
-[etcd]
-role = "member"
-discovery = "$url"
-cluster_token = "fn-test-disc"
-
-[proxy]
-http = "$FN_PROXY_URL"
-https = "$FN_PROXY_URL"
-no_proxy = ["$FN_SUBNET.0/24"]
-EOF2
-    if fleet_available; then
-        printf '\n[fleet]\nmetadata = { %s }\n' "$(node_meta "$name")"
-    else
-        printf '\n[fleet]\nenabled = false\n'
-    fi
-}
-
 scenario_02_discovery_proxy() {
     local nodes=(fn-node1 fn-node2 fn-node3) n
-    if ! command -v discovery.etcd.io >/dev/null || ! command -v tinyproxy >/dev/null || ! command -v etcd >/dev/null; then
-        fail "discovery.etcd.io, tinyproxy or etcd missing on the host (tests/cluster/deps.sh)"
-        return
-    fi
+    need_discovery_tools || return
     if ! make_discovery_env; then
         fail "discovery host / proxy host did not come up (logs: $FN_RESULTS/$FN_SCENARIO/)"
         return
     fi
     pass "discovery.etcd.io on $FN_DISC_URL (fn-br1), tinyproxy on $FN_PROXY_URL (fn-br0 + fn-br1)"
-    # The token, made like an operator would (fleetnode discovery new), on the discovery side.
-    make_node fn-node1 "$(node_ip fn-node1)" "# placeholder"
     local url
-    url=$(ip netns exec fn-disc "$(node_root fn-node1)/usr/bin/fleetnode" discovery new \
-        --endpoint "$FN_DISC_URL" --size 3 --root "$FN_STATE/no-root" 2>"$FN_RESULTS/$FN_SCENARIO/discovery-new.err")
-    if [[ $url != "$FN_DISC_URL"/* ]]; then
-        fail "fleetnode discovery new: $url $(cat "$FN_RESULTS/$FN_SCENARIO/discovery-new.err")"
-        return
-    fi
+    discovery_new 3 url || return
     pass "fleetnode discovery new --size 3: $url"
     local token=${url##*/}
-    for n in "${nodes[@]}"; do
-        if [ "$n" = fn-node1 ]; then
-            printf '%s\n' "$(discovery_toml "$n" "$(node_ip "$n")" "$url")" >"$(node_root "$n")/etc/fleetnode.toml"
-        else
-            make_node "$n" "$(node_ip "$n")" "$(discovery_toml "$n" "$(node_ip "$n")" "$url")"
-        fi
-    done
+    make_discovery_members "$url" "${nodes[@]}"
     local t0=$SECONDS
     boot_all "${nodes[@]}" || return
     # The isolation this scenario relies on: no direct way to the discovery host.

@@ -35,10 +35,7 @@ secrets_seen_by() {
 
 scenario_10_discovery_faults() {
     local nodes=(fn-node1 fn-node2 fn-node3) n
-    if ! command -v discovery.etcd.io >/dev/null || ! command -v tinyproxy >/dev/null || ! command -v etcd >/dev/null; then
-        fail "discovery.etcd.io, tinyproxy or etcd missing on the host (tests/cluster/deps.sh)"
-        return
-    fi
+    need_discovery_tools || return
     # A password the proxy insists on (tinyproxy BasicAuth takes [A-Za-z0-9]).
     local pass
     pass=pw$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
@@ -52,26 +49,14 @@ scenario_10_discovery_faults() {
         return
     fi
     pass "discovery.etcd.io on $FN_DISC_URL; the proxy host $FN_SUBNET.2 is up, tinyproxy is not running"
-    make_node fn-node1 "$(node_ip fn-node1)" "# placeholder"
     local url
-    url=$(ip netns exec fn-disc "$(node_root fn-node1)/usr/bin/fleetnode" discovery new \
-        --endpoint "$FN_DISC_URL" --size 3 --root "$FN_STATE/no-root" 2>"$FN_RESULTS/$FN_SCENARIO/discovery-new.err")
-    if [[ $url != "$FN_DISC_URL"/* ]]; then
-        fail "fleetnode discovery new: $url $(cat "$FN_RESULTS/$FN_SCENARIO/discovery-new.err")"
-        return
-    fi
+    discovery_new 3 url || return
     local token=${url##*/}
     FN_SCRUB+=("$token")
-    # discovery_toml (scenario 02) writes [proxy] from FN_PROXY_URL: here with the credentials.
+    # discovery_toml (common.sh) writes [proxy] from FN_PROXY_URL: here with the credentials.
     # shellcheck disable=SC2034 # read by discovery_toml through dynamic scoping
     local FN_PROXY_URL="http://fleet:$pass@$FN_SUBNET.2:8888"
-    for n in "${nodes[@]}"; do
-        if [ "$n" = fn-node1 ]; then
-            printf '%s\n' "$(discovery_toml "$n" "$(node_ip "$n")" "$url")" >"$(node_root "$n")/etc/fleetnode.toml"
-        else
-            make_node "$n" "$(node_ip "$n")" "$(discovery_toml "$n" "$(node_ip "$n")" "$url")"
-        fi
-    done
+    make_discovery_members "$url" "${nodes[@]}"
     # systemd does not finish booting while etcd (Type=notify) waits for discovery: wait for
     # etcd.service to be starting instead.
     _etcd_starting() { [ "$(in_node "$1" systemctl is-active etcd.service)" = activating ]; }
@@ -172,7 +157,7 @@ scenario_10_discovery_faults() {
         eval '[ "$modes" = "600 root:root /run/systemd/generator/fleetnode-etcd.env,600 root:root /run/systemd/generator/fleetnode-proxy.env,640 root:root /etc/fleetnode.toml" ]'
 
     # 4. A fourth node with the same token: its cluster is full.
-    make_node fn-node4 "$(node_ip fn-node4)" "$(discovery_toml fn-node4 "$(node_ip fn-node4)" "$url")"
+    make_discovery_members "$url" fn-node4
     local t4=$SECONDS
     boot_node fn-node4
     local j4
@@ -205,8 +190,7 @@ scenario_10_discovery_faults() {
     # 5. fn-node4 gets a new token (size 2): `fleetnode apply` clears the failed unit and starts
     # etcd, although a failed bootstrap left member/snap in its data dir (no WAL: no data).
     local url2
-    url2=$(ip netns exec fn-disc "$(node_root fn-node1)/usr/bin/fleetnode" discovery new \
-        --endpoint "$FN_DISC_URL" --size 2 --root "$FN_STATE/no-root" 2>>"$FN_RESULTS/$FN_SCENARIO/discovery-new.err")
+    discovery_new 2 url2 || return
     FN_SCRUB+=("${url2##*/}")
     sed -i "s|$url|$url2|" "$(node_root fn-node4)/etc/fleetnode.toml"
     local out rc=0

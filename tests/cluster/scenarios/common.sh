@@ -255,3 +255,66 @@ check_no_fleet_units() {
         check "$n: [fleet] enabled = false: no fleet unit generated (${gen:-none})" test -z "$gen"
     done
 }
+
+# ---------------------------------------------------------------------------- discovery
+# discovery_toml NAME IP URL: a member bootstrapping from the discovery URL through the proxy
+# FN_PROXY_URL (a scenario may shadow it with `local`, e.g. with credentials).
+discovery_toml() {
+    local name=$1 ip=$2 url=$3
+    cat <<EOF2
+[node]
+name = "$name"
+address = "$ip"
+
+[etcd]
+role = "member"
+discovery = "$url"
+cluster_token = "fn-test-disc"
+
+[proxy]
+http = "$FN_PROXY_URL"
+https = "$FN_PROXY_URL"
+no_proxy = ["$FN_SUBNET.0/24"]
+EOF2
+    if fleet_available; then
+        printf '\n[fleet]\nmetadata = { %s }\n' "$(node_meta "$name")"
+    else
+        printf '\n[fleet]\nenabled = false\n'
+    fi
+}
+
+# need_discovery_tools: discovery.etcd.io, tinyproxy and etcd on the host, or a FAIL.
+need_discovery_tools() {
+    command -v discovery.etcd.io >/dev/null && command -v tinyproxy >/dev/null && command -v etcd >/dev/null && return 0
+    fail "discovery.etcd.io, tinyproxy or etcd missing on the host (tests/cluster/deps.sh)"
+    return 1
+}
+
+# discovery_new SIZE VAR: a token made as an operator would (`fleetnode discovery new`, the
+# binary installed in fn-node1's tree) on the discovery side; its URL into VAR. fn-node1's tree
+# is made first if needed (make_node must not run in a subshell: the node would be forgotten).
+discovery_new() {
+    local size=$1 err=$FN_RESULTS/$FN_SCENARIO/discovery-new.err u
+    [[ " ${FN_NODES[*]} " == *" fn-node1 "* ]] || make_node fn-node1 "$(node_ip fn-node1)" "# placeholder"
+    u=$(ip netns exec fn-disc "$(node_root fn-node1)/usr/bin/fleetnode" discovery new \
+        --endpoint "$FN_DISC_URL" --size "$size" --root "$FN_STATE/no-root" 2>>"$err")
+    if [[ $u != "$FN_DISC_URL"/* ]]; then
+        fail "fleetnode discovery new --size $size: $u $(cat "$err")"
+        return 1
+    fi
+    printf -v "$2" '%s' "$u"
+}
+
+# make_discovery_members URL NODE...: each NODE a member with discovery_toml; a node whose tree
+# exists already (fn-node1 after discovery_new) only gets its configuration.
+make_discovery_members() {
+    local url=$1 n toml; shift
+    for n in "$@"; do
+        toml=$(discovery_toml "$n" "$(node_ip "$n")" "$url")
+        if [[ " ${FN_NODES[*]} " == *" $n "* ]]; then
+            printf '%s\n' "$toml" >"$(node_root "$n")/etc/fleetnode.toml"
+        else
+            make_node "$n" "$(node_ip "$n")" "$toml"
+        fi
+    done
+}
